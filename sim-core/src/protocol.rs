@@ -1,0 +1,162 @@
+//! The sans-IO contract between the kernel and every protocol.
+//!
+//! A protocol is a plain value. It never reads a clock, never does I/O, never
+//! touches a global RNG and never spawns anything. Everything it learns arrives
+//! through a `handle_*` call that carries the current virtual time; everything it
+//! wants to do it queues as [`Output`]s for the caller to drain.
+//!
+//! # The driver's loop
+//!
+//! The kernel (or a test harness, or a real UDP socket with a real clock) drives a
+//! protocol like this, and every driver must keep to it:
+//!
+//! 1. call exactly one input: [`Protocol::handle_datagram`] when bytes arrive,
+//!    [`Protocol::handle_command`] when the workload asks something, or
+//!    [`Protocol::handle_timeout`] when the deadline from `poll_timeout` is due;
+//! 2. drain [`Protocol::poll_output`] until it returns `None`, sending every
+//!    `Transmit` and observing every `Event`;
+//! 3. read [`Protocol::poll_timeout`] and arrange to call `handle_timeout` then.
+//!
+//! Rules a protocol may rely on, and must keep:
+//! - `now` never goes backwards from one call to the next;
+//! - `handle_timeout` may be called early or when nothing is due (a stale
+//!   wake-up); the protocol then does only what is due at `now`;
+//! - what crosses the network is bytes in the protocol's real wire format;
+//!   parsing them never panics: malformed input is reported as
+//!   [`Output::Drop`] with [`DropCause::Malformed`] and otherwise ignored;
+//! - timers are plain data (an array of deadlines) and `poll_timeout` returns
+//!   the earliest;
+//! - randomness comes only from the seeded RNG the protocol's builder receives;
+//! - iteration order that can reach an output comes from ordered or indexed
+//!   containers, never from a `HashMap`'s order.
+//!
+//! # Example: a protocol that answers every datagram with its length
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use sim_core::{Instant, NodeId, Output, Protocol};
+//!
+//! #[derive(Default)]
+//! struct Echo { out: VecDeque<Output<usize>> }
+//!
+//! impl Protocol for Echo {
+//!     type Command = ();
+//!     type Event = usize;
+//!     fn handle_datagram(&mut self, _now: Instant, from: NodeId, bytes: &[u8]) {
+//!         self.out.push_back(Output::Event(bytes.len()));
+//!         self.out.push_back(Output::Transmit { to: from, bytes: bytes.to_vec() });
+//!     }
+//!     fn handle_command(&mut self, _now: Instant, _cmd: ()) {}
+//!     fn handle_timeout(&mut self, _now: Instant) {}
+//!     fn poll_output(&mut self) -> Option<Output<usize>> { self.out.pop_front() }
+//!     fn poll_timeout(&self) -> Option<Instant> { None }
+//! }
+//!
+//! let mut echo = Echo::default();
+//! echo.handle_datagram(Instant::ZERO, NodeId(7), b"hi");
+//! assert!(matches!(echo.poll_output(), Some(Output::Event(2))));
+//! assert!(matches!(echo.poll_output(), Some(Output::Transmit { to: NodeId(7), .. })));
+//! assert!(echo.poll_output().is_none());
+//! ```
+
+use std::fmt;
+
+use crate::metrics::DropCause;
+use crate::time::Instant;
+
+/// The address of a node in the simulated network: its index in the run.
+///
+/// Protocols use it as their peer address; a real-network driver maps it to a
+/// socket address.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node's index, for indexing per-node tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// Something a protocol wants done, drained through [`Protocol::poll_output`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<E> {
+    /// Send these bytes to that peer.
+    Transmit {
+        /// The destination.
+        to: NodeId,
+        /// The datagram, in the protocol's wire format.
+        bytes: Vec<u8>,
+    },
+    /// Something happened that the application or the metrics care about.
+    Event(E),
+    /// The protocol discarded input it could not use; the kernel counts it.
+    Drop {
+        /// Who sent the discarded bytes.
+        from: NodeId,
+        /// How many bytes were discarded.
+        len: usize,
+        /// Why.
+        cause: DropCause,
+    },
+}
+
+/// A sans-IO protocol state machine. See the [module docs](self) for the
+/// driver's loop and the rules.
+pub trait Protocol {
+    /// What a workload can ask of the protocol (publish, look up, send…).
+    type Command;
+    /// What the protocol reports (delivered, lookup done, peer expired…).
+    type Event;
+
+    /// Bytes arrived from `from` at time `now`.
+    fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]);
+    /// The workload asks something of this node at time `now`.
+    fn handle_command(&mut self, now: Instant, cmd: Self::Command);
+    /// The deadline last returned by [`Protocol::poll_timeout`] may be due.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next queued output, or `None` when the queue is drained.
+    fn poll_output(&mut self) -> Option<Output<Self::Event>>;
+    /// The earliest time the protocol needs `handle_timeout`, if any.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// What the kernel's metrics learn from a protocol event.
+///
+/// Protocols that carry messages implement this on their event type so that the
+/// kernel can measure delivery ratio, latency and hops without knowing the
+/// protocol. The kernel records the send time itself when it sees
+/// [`Observation::Sent`], and computes latency from its own record, so a
+/// protocol cannot misreport it.
+pub trait Observe {
+    /// What this event means for the metrics, if anything.
+    fn observe(&self) -> Option<Observation>;
+}
+
+/// A message-level fact reported by a protocol event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// A new application message left this node, with `expected` deliveries
+    /// counted against it (the recipients it is meant to reach).
+    Sent {
+        /// The message's id, unique in the run.
+        msg: u64,
+        /// How many deliveries the message should produce.
+        expected: u32,
+    },
+    /// An application message arrived at this node after `hops` hops.
+    Delivered {
+        /// The message's id.
+        msg: u64,
+        /// Network hops the copy that arrived travelled.
+        hops: u32,
+    },
+}
