@@ -1,1 +1,65 @@
-//! protocols
+//! protocols: p2psim's protocol state machines, in sans-IO form.
+//!
+//! Each protocol is a value that implements [`sim_core::Protocol`]: it learns
+//! everything through `handle_*` calls that carry the current virtual time,
+//! and queues everything it wants done — datagrams to send, events to report,
+//! input it discarded — for the caller to drain with `poll_output`. It never
+//! reads a clock, does I/O or touches a global RNG, so the kernel can replay a
+//! run bit for bit, and the same code could be driven by a real socket.
+//!
+//! # Tour
+//!
+//! One module per protocol, each laid out the same way:
+//!
+//! - `mod.rs`: the state machine, its command and event types, and a short
+//!   tour with an example;
+//! - `wire.rs`: the datagram format, smoltcp-style: a checked view over bytes
+//!   (`Packet`, with `new_checked`) and what the bytes mean (`Repr`, with
+//!   `parse`, `emit` and `buffer_len`); once `new_checked` succeeds, `parse`
+//!   never panics;
+//! - `config.rs`: the parameters a scenario file can set;
+//! - pure data structures in files of their own.
+//!
+//! The protocols:
+//!
+//! - [`ping`]: request/response round trips, measuring RTT and reachability;
+//! - [`flood`]: hop-limited broadcast with duplicate suppression.
+//!
+//! Every datagram starts with a one-byte magic that names its protocol and a
+//! version byte, so one protocol's bytes are never mistaken for another's;
+//! all integers are big-endian.
+//!
+//! | protocol  | magic        | header |
+//! |-----------|--------------|--------|
+//! | [`ping`]  | `0x50` (`P`) | [`ping::wire::HEADER_LEN`] = 15 bytes |
+//! | [`flood`] | `0x46` (`F`) | [`flood::wire::HEADER_LEN`] = 16 bytes |
+//!
+//! Malformed bytes are never a panic: a protocol reports them as one
+//! [`Output::Drop`](sim_core::Output::Drop) with
+//! [`DropCause::Malformed`](sim_core::DropCause::Malformed) and otherwise
+//! ignores them.
+//!
+//! # Example: a flood datagram, emitted and parsed back
+//!
+//! ```
+//! use protocols::flood::wire::{Packet, Repr, HEADER_LEN};
+//!
+//! let repr = Repr { id: (3 << 32) | 1, hop_limit: 7, hops: 0, payload_len: 40 };
+//! let mut bytes = vec![0; repr.buffer_len()];
+//! repr.emit(&mut Packet::new_unchecked(&mut bytes[..]));
+//! assert_eq!(bytes.len(), HEADER_LEN + 40);
+//!
+//! let packet = Packet::new_checked(&bytes[..]).expect("long enough");
+//! assert_eq!(Repr::parse(&packet), Ok(repr));
+//!
+//! // Cut short, the same bytes are rejected rather than misread.
+//! assert!(Packet::new_checked(&bytes[..HEADER_LEN - 1]).is_err());
+//! ```
+
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+pub mod flood;
+pub mod ping;
+
+#[cfg(test)]
+mod test_net;

@@ -1,6 +1,11 @@
 //! What a run measured: sends, deliveries with latency and hops, drops by cause,
 //! and bytes per node.
 
+use std::collections::BTreeMap;
+
+use crate::protocol::NodeId;
+use crate::time::{Duration, Instant};
+
 /// Why a packet or datagram was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
@@ -47,5 +52,209 @@ impl DropCause {
             DropCause::NoRoute => "no_route",
             DropCause::Expired => "expired",
         }
+    }
+}
+
+/// Per-node traffic counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Datagrams the node handed to the network.
+    pub packets_sent: u64,
+    /// Bytes the node handed to the network.
+    pub bytes_sent: u64,
+    /// Datagrams handed to the node's protocol.
+    pub packets_received: u64,
+    /// Bytes handed to the node's protocol.
+    pub bytes_received: u64,
+}
+
+/// A message that a protocol reported as sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The node that sent it.
+    pub source: NodeId,
+    /// When the kernel saw it sent.
+    pub sent_at: Instant,
+    /// How many deliveries it should produce.
+    pub expected: u32,
+}
+
+/// One delivery of an application message, a row of `deliveries.csv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The message's id.
+    pub msg: u64,
+    /// The node that sent it.
+    pub source: NodeId,
+    /// The node it was delivered at.
+    pub destination: NodeId,
+    /// When it was sent.
+    pub sent_at: Instant,
+    /// When it was delivered.
+    pub delivered_at: Instant,
+    /// How many network hops the delivered copy travelled.
+    pub hops: u32,
+}
+
+impl DeliveryRecord {
+    /// Delivery time minus send time.
+    pub fn latency(&self) -> Duration {
+        self.delivered_at - self.sent_at
+    }
+}
+
+/// Everything the kernel counts during a run.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Datagrams handed to the network.
+    pub packets_sent: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Datagrams handed to a protocol.
+    pub packets_delivered: u64,
+    /// Drops by cause, indexed by `DropCause as usize`.
+    pub drops: [u64; DropCause::ALL.len()],
+    /// Per-node counters, indexed by node.
+    pub nodes: Vec<NodeCounters>,
+    /// Messages reported sent, by id.
+    pub messages: BTreeMap<u64, MessageRecord>,
+    /// Every delivery, in the order it happened.
+    pub deliveries: Vec<DeliveryRecord>,
+    /// Workload commands addressed to a node that was down (not run).
+    pub commands_to_down_nodes: u64,
+    /// Deliveries of ids never reported sent: a protocol bug, always zero in a
+    /// correct run (the property tests assert it).
+    pub deliveries_without_send: u64,
+}
+
+impl Metrics {
+    /// Counters for `nodes` nodes.
+    pub fn new(nodes: usize) -> Self {
+        Metrics {
+            nodes: vec![NodeCounters::default(); nodes],
+            ..Default::default()
+        }
+    }
+    /// Drops of one cause.
+    pub fn drops_of(&self, cause: DropCause) -> u64 {
+        self.drops[cause as usize]
+    }
+    pub(crate) fn record_drop(&mut self, cause: DropCause) {
+        self.drops[cause as usize] += 1;
+    }
+    /// The run's summary figures.
+    pub fn summary(&self) -> Summary {
+        let mut latencies: Vec<u64> = self
+            .deliveries
+            .iter()
+            .map(|d| d.latency().as_nanos())
+            .collect();
+        latencies.sort_unstable();
+        let expected: u64 = self.messages.values().map(|m| u64::from(m.expected)).sum();
+        let deliveries = self.deliveries.len() as u64;
+        let hops: u64 = self.deliveries.iter().map(|d| u64::from(d.hops)).sum();
+        Summary {
+            messages: self.messages.len() as u64,
+            expected_deliveries: expected,
+            deliveries,
+            delivery_ratio: if expected == 0 {
+                0.0
+            } else {
+                deliveries as f64 / expected as f64
+            },
+            latency: LatencySummary::from_sorted(&latencies),
+            hops_mean: if deliveries == 0 {
+                0.0
+            } else {
+                hops as f64 / deliveries as f64
+            },
+            packets_sent: self.packets_sent,
+            bytes_sent: self.bytes_sent,
+            packets_delivered: self.packets_delivered,
+            drops: DropCause::ALL
+                .iter()
+                .map(|&c| (c, self.drops_of(c)))
+                .collect(),
+        }
+    }
+}
+
+/// Latency percentiles in milliseconds (nearest-rank), zero when there is no
+/// delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl LatencySummary {
+    /// Percentiles of latencies given in nanoseconds, sorted ascending.
+    pub fn from_sorted(sorted_ns: &[u64]) -> Self {
+        if sorted_ns.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let sum: u128 = sorted_ns.iter().map(|&x| u128::from(x)).sum();
+        LatencySummary {
+            p50: ms(nearest_rank(sorted_ns, 50)),
+            p90: ms(nearest_rank(sorted_ns, 90)),
+            p99: ms(nearest_rank(sorted_ns, 99)),
+            mean: sum as f64 / sorted_ns.len() as f64 / 1e6,
+            max: ms(*sorted_ns.last().expect("non-empty")),
+        }
+    }
+}
+
+/// The nearest-rank `pct`-th percentile of a sorted non-empty slice.
+pub fn nearest_rank(sorted: &[u64], pct: u64) -> u64 {
+    let rank = (pct as usize * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+/// The figures `p2psim run` prints and writes to summary.json.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Application messages sent.
+    pub messages: u64,
+    /// Deliveries the messages should have produced.
+    pub expected_deliveries: u64,
+    /// Deliveries that happened.
+    pub deliveries: u64,
+    /// `deliveries / expected_deliveries`.
+    pub delivery_ratio: f64,
+    /// Delivery latency.
+    pub latency: LatencySummary,
+    /// Mean hops of delivered copies.
+    pub hops_mean: f64,
+    /// Datagrams handed to the network.
+    pub packets_sent: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Datagrams handed to protocols.
+    pub packets_delivered: u64,
+    /// Drops by cause, in [`DropCause::ALL`] order.
+    pub drops: Vec<(DropCause, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 50), 50);
+        assert_eq!(nearest_rank(&v, 99), 99);
+        assert_eq!(nearest_rank(&[7], 99), 7);
+        let s = LatencySummary::from_sorted(&[1_000_000, 3_000_000]);
+        assert_eq!((s.p50, s.max, s.mean), (1.0, 3.0, 2.0));
     }
 }

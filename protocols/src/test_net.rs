@@ -1,0 +1,134 @@
+//! A tiny in-test network: a `Vec` of protocol values and the datagrams in
+//! flight between them, routed by hand with no link model.
+//!
+//! Every `handle_*` call is followed by draining `poll_output`, as the
+//! driver's loop requires, and every output is recorded with the number of the
+//! call that produced it, so tests can tell a relay from an origin and count
+//! how often a node acted on one message. Datagrams are delivered first-in
+//! first-out, or in a seeded random order; time moves only when a test says.
+
+use std::collections::VecDeque;
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim_core::{Instant, NodeId, Output, Protocol};
+
+/// An output, with who produced it and during which input.
+#[derive(Debug)]
+pub(crate) struct Record<E> {
+    /// Which `handle_*` call, counting from 0 over the whole network.
+    pub(crate) call: usize,
+    /// The node that produced it.
+    pub(crate) node: NodeId,
+    /// The output itself.
+    pub(crate) output: Output<E>,
+}
+
+/// A datagram sent but not yet handed to its receiver.
+#[derive(Debug)]
+struct InFlight {
+    from: NodeId,
+    to: NodeId,
+    bytes: Vec<u8>,
+}
+
+/// Protocols indexed by node id, and what travels between them.
+#[derive(Debug)]
+pub(crate) struct TestNet<P: Protocol> {
+    pub(crate) nodes: Vec<P>,
+    pub(crate) now: Instant,
+    pub(crate) log: Vec<Record<P::Event>>,
+    in_flight: VecDeque<InFlight>,
+    reorder: Option<ChaCha8Rng>,
+    calls: usize,
+}
+
+impl<P: Protocol> TestNet<P> {
+    /// A network of `nodes`, node `i` being `NodeId(i)`, at time zero.
+    pub(crate) fn new(nodes: Vec<P>) -> Self {
+        TestNet {
+            nodes,
+            now: Instant::ZERO,
+            log: Vec::new(),
+            in_flight: VecDeque::new(),
+            reorder: None,
+            calls: 0,
+        }
+    }
+
+    /// Delivers datagrams in an order drawn from `seed` instead of FIFO.
+    pub(crate) fn reordered(mut self, seed: u64) -> Self {
+        self.reorder = Some(ChaCha8Rng::seed_from_u64(seed));
+        self
+    }
+
+    /// Gives `node` a command.
+    pub(crate) fn command(&mut self, node: NodeId, cmd: P::Command) {
+        self.nodes[node.index()].handle_command(self.now, cmd);
+        self.drain(node);
+    }
+
+    /// Hands `node` raw bytes as if `from` had sent them.
+    pub(crate) fn inject(&mut self, node: NodeId, from: NodeId, bytes: &[u8]) {
+        self.nodes[node.index()].handle_datagram(self.now, from, bytes);
+        self.drain(node);
+    }
+
+    /// Delivers every datagram in flight, and every one that causes, until
+    /// none is left.
+    pub(crate) fn run(&mut self) {
+        while let Some(datagram) = self.next_in_flight() {
+            self.inject(datagram.to, datagram.from, &datagram.bytes);
+        }
+    }
+
+    /// Loses every datagram in flight.
+    pub(crate) fn lose_in_flight(&mut self) {
+        self.in_flight.clear();
+    }
+
+    /// Moves time to `now` and calls `handle_timeout` on every node whose
+    /// wake-up is due, in node order.
+    pub(crate) fn advance_to(&mut self, now: Instant) {
+        self.now = now;
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].poll_timeout().is_some_and(|at| at <= now) {
+                self.nodes[i].handle_timeout(now);
+                self.drain(NodeId(i as u32));
+            }
+        }
+    }
+
+    /// Every event so far, with the node that reported it.
+    pub(crate) fn events(&self) -> impl Iterator<Item = (NodeId, &P::Event)> {
+        self.log.iter().filter_map(|r| match &r.output {
+            Output::Event(e) => Some((r.node, e)),
+            _ => None,
+        })
+    }
+
+    fn next_in_flight(&mut self) -> Option<InFlight> {
+        match &mut self.reorder {
+            Some(rng) if !self.in_flight.is_empty() => {
+                let i = (rng.next_u64() % self.in_flight.len() as u64) as usize;
+                self.in_flight.remove(i)
+            }
+            _ => self.in_flight.pop_front(),
+        }
+    }
+
+    fn drain(&mut self, node: NodeId) {
+        let call = self.calls;
+        self.calls += 1;
+        while let Some(output) = self.nodes[node.index()].poll_output() {
+            if let Output::Transmit { to, bytes } = &output {
+                self.in_flight.push_back(InFlight {
+                    from: node,
+                    to: *to,
+                    bytes: bytes.clone(),
+                });
+            }
+            self.log.push(Record { call, node, output });
+        }
+    }
+}

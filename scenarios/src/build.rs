@@ -1,0 +1,297 @@
+//! From a validated scenario to a ready-to-run simulation.
+
+use std::ops::Range;
+
+use protocols::flood::Flood;
+use protocols::ping::Ping;
+use sim_core::network::{LinkChange, LinkConfig};
+use sim_core::topology::Generated;
+use sim_core::{
+    Churn, Domain, Fault, GraphNetwork, Instant, InternetNetwork, Network, NodeId, RngStreams,
+    Simulation,
+};
+
+use crate::error::{Locator, ScenarioError};
+use crate::network::AnyNetwork;
+use crate::schema::{
+    ActionSpec, FaultKind, FaultSpec, NetworkSpec, ProtocolSpec, Scenario, Target,
+};
+use crate::stack::Stack;
+use crate::workload::{Job, Workload};
+
+/// A scenario's simulation, ready to run.
+pub type ScenarioSim = Simulation<Stack, AnyNetwork>;
+
+/// Which node ids each group got: consecutive ranges, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    ranges: Vec<Range<u32>>,
+}
+
+impl Layout {
+    /// The layout of a scenario's groups.
+    pub fn of(s: &Scenario) -> Self {
+        let mut next = 0;
+        let ranges = s
+            .groups
+            .iter()
+            .map(|g| {
+                let r = next..next + g.count;
+                next = r.end;
+                r
+            })
+            .collect();
+        Layout { ranges }
+    }
+    /// Total nodes.
+    pub fn nodes(&self) -> u32 {
+        self.ranges.last().map_or(0, |r| r.end)
+    }
+    /// The node ids of group number `g`.
+    pub fn range(&self, g: usize) -> Range<u32> {
+        self.ranges[g].clone()
+    }
+    /// The group number of node `id`.
+    pub fn group_of(&self, id: u32) -> usize {
+        self.ranges.partition_point(|r| r.end <= id)
+    }
+}
+
+fn group_index(s: &Scenario, name: &str) -> usize {
+    s.groups
+        .iter()
+        .position(|g| g.name == name)
+        .expect("validated group name")
+}
+
+/// Builds the simulation of `s` with `seed` (the scenario's, or one from the
+/// command line). Checks that need the generated topology (overrides and link
+/// faults must name existing links) fail here, with the file position.
+pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, ScenarioError> {
+    let layout = Layout::of(s);
+    let n = layout.nodes();
+    let streams = RngStreams::new(seed);
+    let mut topo_rng = streams.stream(Domain::Topology, 0, 0);
+    let (network, neighbours) = match &s.network {
+        NetworkSpec::Graph {
+            topology,
+            link,
+            overrides,
+        } => {
+            let Generated { graph, .. } = topology
+                .generate(n, &mut topo_rng)
+                .map_err(|e| at.error("topology", None, e.to_string()))?;
+            let mut net = GraphNetwork::new(n, streams);
+            for e in graph.raw_edges() {
+                let (a, b) = (
+                    NodeId(e.source().index() as u32),
+                    NodeId(e.target().index() as u32),
+                );
+                net.add_link(a, b, link.clone(), link.clone());
+            }
+            for o in overrides {
+                let (a, b) = (NodeId(o.a), NodeId(o.b));
+                if net.link(a, b).is_none() {
+                    return Err(at.error(
+                        "overrides",
+                        Some(&o.a.to_string()),
+                        format!(
+                            "the topology has no link between {} and {} to override",
+                            o.a, o.b
+                        ),
+                    ));
+                }
+                let backward: LinkConfig = o.backward.clone().unwrap_or_else(|| o.forward.clone());
+                net.add_link(a, b, o.forward.clone(), backward);
+            }
+            let neighbours = (0..n)
+                .map(|i| net.neighbours(NodeId(i)).unwrap_or_default())
+                .collect();
+            (AnyNetwork::Graph(net), neighbours)
+        }
+        NetworkSpec::Internet {
+            core,
+            access,
+            overlay,
+        } => {
+            let Generated { graph, .. } = overlay
+                .generate(n, &mut topo_rng)
+                .map_err(|e| at.error("overlay", None, e.to_string()))?;
+            let mut region = Vec::with_capacity(n as usize);
+            let mut class = Vec::with_capacity(n as usize);
+            for (g, spec) in s.groups.iter().enumerate() {
+                let regions: Vec<u16> = if spec.regions.is_empty() {
+                    (0..core.regions.len() as u16).collect()
+                } else {
+                    spec.regions
+                        .iter()
+                        .map(|r| {
+                            core.regions
+                                .iter()
+                                .position(|x| x == r)
+                                .expect("validated region") as u16
+                        })
+                        .collect()
+                };
+                let c = spec.access.as_ref().map_or(0, |a| {
+                    access
+                        .iter()
+                        .position(|x| &x.name == a)
+                        .expect("validated class")
+                }) as u16;
+                for k in 0..layout.range(g).len() {
+                    region.push(regions[k % regions.len()]);
+                    class.push(c);
+                }
+            }
+            let classes = access.iter().map(|a| a.class.clone()).collect();
+            let mut neighbours = vec![Vec::new(); n as usize];
+            for e in graph.raw_edges() {
+                let (a, b) = (e.source().index(), e.target().index());
+                neighbours[a].push(NodeId(b as u32));
+                neighbours[b].push(NodeId(a as u32));
+            }
+            for list in &mut neighbours {
+                list.sort_unstable();
+            }
+            let net = InternetNetwork::new(
+                core.clone(),
+                classes,
+                region,
+                class,
+                streams.stream(Domain::Network, 0, 0),
+            );
+            (AnyNetwork::Internet(net), neighbours)
+        }
+    };
+
+    let flood_nodes: u32 = s
+        .groups
+        .iter()
+        .filter(|g| matches!(g.protocol, ProtocolSpec::Flood(_)))
+        .map(|g| g.count)
+        .sum();
+    let protocols: Vec<ProtocolSpec> = s.groups.iter().map(|g| g.protocol.clone()).collect();
+    let build_layout = layout.clone();
+    let build = move |id: NodeId, _rng| match &protocols[build_layout.group_of(id.0)] {
+        ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c)),
+        ProtocolSpec::Flood(c) => {
+            let config = protocols::flood::FloodConfig {
+                expected_recipients: flood_nodes - 1,
+                ..*c
+            };
+            Stack::Flood(Flood::new(id, neighbours[id.index()].clone(), config))
+        }
+    };
+    let mut sim = Simulation::new(streams, network, Box::new(build));
+
+    let end = Instant::ZERO + s.duration;
+    for (i, w) in s.workload.iter().enumerate() {
+        let senders = layout.range(group_index(s, &w.group));
+        let job = match &w.action {
+            ActionSpec::Broadcast { size } => Job::Broadcast {
+                size: clamp_u32(size.0),
+            },
+            ActionSpec::Ping { size, to } => Job::Ping {
+                size: clamp_u32(size.0),
+                targets: match to {
+                    Target::Random => 0..n,
+                    Target::Group(g) => layout.range(group_index(s, g)),
+                    Target::Node(id) => *id..*id + 1,
+                },
+            },
+        };
+        let start = Instant::ZERO + w.start;
+        let stop = w.stop.map_or(end, |d| (Instant::ZERO + d).min(end));
+        let rng = streams.stream(Domain::Workload, 0, i as u32);
+        sim.add_source(Box::new(Workload::new(
+            senders,
+            w.senders,
+            job,
+            w.arrivals.clone(),
+            start,
+            stop,
+            rng,
+        )));
+    }
+
+    for (i, f) in s.faults.iter().enumerate() {
+        match f {
+            FaultSpec::At(t, kind) => {
+                let fault = fault_of(s, &layout, kind);
+                if let Fault::Link { a, b, .. } = &fault {
+                    if sim.network().min_delay(*a, *b).is_none() {
+                        return Err(at.error(
+                            "a",
+                            Some(&a.0.to_string()),
+                            format!("there is no link between {} and {}", a.0, b.0),
+                        ));
+                    }
+                }
+                sim.schedule_fault(Instant::ZERO + *t, fault);
+            }
+            FaultSpec::Churn {
+                group,
+                rate,
+                downtime,
+                start,
+                stop,
+            } => {
+                let nodes = layout.range(group_index(s, group)).map(NodeId).collect();
+                let stop = stop.map_or(end, |d| (Instant::ZERO + d).min(end));
+                let rng = streams.stream(Domain::Fault, 0, i as u32);
+                sim.add_source(Box::new(Churn::new(
+                    nodes,
+                    *rate,
+                    downtime.clone(),
+                    Instant::ZERO + *start,
+                    stop,
+                    rng,
+                )));
+            }
+        }
+    }
+    Ok(sim)
+}
+
+fn clamp_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+fn fault_of(s: &Scenario, layout: &Layout, kind: &FaultKind) -> Fault {
+    match kind {
+        FaultKind::Crash { node, lose_state } => Fault::Crash {
+            node: NodeId(*node),
+            lose_state: *lose_state,
+        },
+        FaultKind::Restart { node } => Fault::Restart {
+            node: NodeId(*node),
+        },
+        FaultKind::Partition(sides) => Fault::Partition {
+            groups: sides
+                .iter()
+                .map(|side| {
+                    side.iter()
+                        .flat_map(|g| layout.range(group_index(s, g)).map(NodeId))
+                        .collect()
+                })
+                .collect(),
+        },
+        FaultKind::Heal => Fault::Heal,
+        FaultKind::LinkDown { a, b } => Fault::Link {
+            a: NodeId(*a),
+            b: NodeId(*b),
+            change: LinkChange::Down,
+        },
+        FaultKind::LinkUp { a, b } => Fault::Link {
+            a: NodeId(*a),
+            b: NodeId(*b),
+            change: LinkChange::Up,
+        },
+        FaultKind::SetLoss { a, b, loss } => Fault::Link {
+            a: NodeId(*a),
+            b: NodeId(*b),
+            change: LinkChange::SetLoss(loss.clone()),
+        },
+    }
+}

@@ -1,0 +1,301 @@
+//! Reading a scenario file: RON parsing, then every check that can be made
+//! before running, so a bad file fails in milliseconds with its position.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ron::extensions::Extensions;
+use ron::Options;
+
+use crate::error::{Locator, ScenarioError};
+use crate::schema::{
+    ActionSpec, Arrivals, FaultKind, FaultSpec, NetworkSpec, ProtocolSpec, Scenario, Target,
+};
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario.
+    #[error("{0}")]
+    Invalid(#[from] ScenarioError),
+}
+
+/// Reads, parses and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<(Scenario, String), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        file: path.display().to_string(),
+        source,
+    })?;
+    let scenario = parse(path, &text)?;
+    Ok((scenario, text))
+}
+
+/// Parses and validates scenario text; `path` is only used in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let options = Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let scenario: Scenario = options.from_str(text).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: explain(&e.code),
+    })?;
+    validate(&scenario, &Locator::new(path, text))?;
+    Ok(scenario)
+}
+
+/// RON's message, with what was expected where RON's wording is terse.
+fn explain(code: &ron::Error) -> String {
+    match code {
+        ron::Error::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => {
+            let within = outer
+                .as_deref()
+                .map(|o| format!(" in {o}"))
+                .unwrap_or_default();
+            format!(
+                "unknown field `{found}`{within}, expected one of: {}",
+                expected.join(", ")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The checks RON's types cannot express.
+pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
+    if s.name.is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(at.error(
+            "name",
+            None,
+            "a name of letters, digits, '-', '_' or '.' (it names the output folder)",
+        ));
+    }
+    if s.duration.as_nanos() == 0 {
+        return Err(at.error("duration", None, "a duration longer than zero"));
+    }
+    if s.groups.is_empty() {
+        return Err(at.error("groups", None, "at least one node group"));
+    }
+    let mut names = BTreeSet::new();
+    let mut total: u64 = 0;
+    for g in &s.groups {
+        let shown = format!("{:?}", g.name);
+        if !names.insert(g.name.as_str()) {
+            return Err(at.error(
+                "name",
+                Some(&shown),
+                format!("group names must be unique; {shown} is used twice"),
+            ));
+        }
+        if g.count == 0 {
+            return Err(at.error(
+                "count",
+                None,
+                format!("group {shown} needs a count of at least 1"),
+            ));
+        }
+        total += u64::from(g.count);
+    }
+    let n = u32::try_from(total)
+        .map_err(|_| at.error("count", None, "at most 4,294,967,295 nodes in all"))?;
+    let group = |name: &str| s.groups.iter().find(|g| g.name == name);
+    let known_group = |field: &str, name: &str| {
+        group(name).map(|_| ()).ok_or_else(|| {
+            let shown = format!("{name:?}");
+            let known: Vec<_> = s.groups.iter().map(|g| format!("{:?}", g.name)).collect();
+            at.error(
+                field,
+                Some(&shown),
+                format!(
+                    "no group named {shown}; expected one of {}",
+                    known.join(", ")
+                ),
+            )
+        })
+    };
+    let node_in_range = |field: &str, id: u32| {
+        if id < n {
+            Ok(())
+        } else {
+            Err(at.error(
+                field,
+                Some(&id.to_string()),
+                format!("node {id} does not exist; expected a node id below {n}"),
+            ))
+        }
+    };
+
+    match &s.network {
+        NetworkSpec::Graph {
+            topology,
+            link,
+            overrides,
+        } => {
+            topology
+                .validate(n)
+                .map_err(|e| at.error("topology", None, e.to_string()))?;
+            link.validate().map_err(|e| at.error("link", None, e))?;
+            for o in overrides {
+                node_in_range("a", o.a)?;
+                node_in_range("b", o.b)?;
+                o.forward
+                    .validate()
+                    .map_err(|e| at.error("forward", None, e))?;
+                if let Some(b) = &o.backward {
+                    b.validate().map_err(|e| at.error("backward", None, e))?;
+                }
+            }
+        }
+        NetworkSpec::Internet {
+            core,
+            access,
+            overlay,
+        } => {
+            core.validate().map_err(|e| at.error("core", None, e))?;
+            overlay
+                .validate(n)
+                .map_err(|e| at.error("overlay", None, e.to_string()))?;
+            if access.is_empty() {
+                return Err(at.error("access", None, "at least one access class"));
+            }
+            for g in &s.groups {
+                if let Some(a) = &g.access {
+                    if !access.iter().any(|c| &c.name == a) {
+                        let shown = format!("{a:?}");
+                        return Err(at.error(
+                            "access",
+                            Some(&shown),
+                            format!("no access class named {shown}"),
+                        ));
+                    }
+                }
+                for r in &g.regions {
+                    if !core.regions.contains(r) {
+                        let shown = format!("{r:?}");
+                        return Err(at.error(
+                            "regions",
+                            Some(&shown),
+                            format!("no region named {shown} in core.regions"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    for w in &s.workload {
+        known_group("group", &w.group)?;
+        let sender = group(&w.group).expect("checked");
+        let fits = matches!(
+            (&w.action, &sender.protocol),
+            (ActionSpec::Ping { .. }, ProtocolSpec::Ping(_))
+                | (ActionSpec::Broadcast { .. }, ProtocolSpec::Flood(_))
+        );
+        if !fits {
+            return Err(at.error(
+                "action",
+                None,
+                format!(
+                    "group {:?} runs {}, which cannot do this action",
+                    w.group,
+                    sender.protocol.name()
+                ),
+            ));
+        }
+        if let ActionSpec::Ping { to, .. } = &w.action {
+            match to {
+                Target::Random => {}
+                Target::Group(g) => known_group("to", g)?,
+                Target::Node(id) => node_in_range("to", *id)?,
+            }
+        }
+        match w.arrivals {
+            Arrivals::Every(d) if d.as_nanos() == 0 => {
+                return Err(at.error("Every", None, "a period longer than zero"));
+            }
+            Arrivals::Poisson(rate) if !(rate.is_finite() && rate > 0.0) => {
+                return Err(at.error(
+                    "Poisson",
+                    None,
+                    "a positive, finite rate in arrivals per second",
+                ));
+            }
+            _ => {}
+        }
+        if w.stop.is_some_and(|stop| stop <= w.start) {
+            return Err(at.error("stop", None, "a stop time after the start time"));
+        }
+    }
+
+    for f in &s.faults {
+        match f {
+            FaultSpec::At(_, kind) => match kind {
+                FaultKind::Crash { node, .. } | FaultKind::Restart { node } => {
+                    node_in_range("node", *node)?
+                }
+                FaultKind::Partition(sides) => {
+                    for name in sides.iter().flatten() {
+                        known_group("Partition", name)?;
+                    }
+                }
+                FaultKind::Heal => {}
+                FaultKind::LinkDown { a, b }
+                | FaultKind::LinkUp { a, b }
+                | FaultKind::SetLoss { a, b, .. } => {
+                    node_in_range("a", *a)?;
+                    node_in_range("b", *b)?;
+                    if !matches!(s.network, NetworkSpec::Graph { .. }) {
+                        return Err(at.error(
+                            "a",
+                            None,
+                            "link faults need a Graph network; the internet model has no links",
+                        ));
+                    }
+                    if let FaultKind::SetLoss { loss, .. } = kind {
+                        loss.validate().map_err(|e| at.error("loss", None, e))?;
+                    }
+                }
+            },
+            FaultSpec::Churn {
+                group,
+                rate,
+                downtime,
+                start,
+                stop,
+            } => {
+                known_group("group", group)?;
+                if !(rate.is_finite() && *rate > 0.0) {
+                    return Err(at.error(
+                        "rate",
+                        None,
+                        "a positive, finite churn rate in departures per second",
+                    ));
+                }
+                downtime
+                    .validate()
+                    .map_err(|e| at.error("downtime", None, e))?;
+                if stop.is_some_and(|stop| stop <= *start) {
+                    return Err(at.error("stop", None, "a stop time after the start time"));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The network model a scenario chose, behind one type.
+
+use sim_core::network::{LinkChange, NetworkError};
+use sim_core::{DropCause, Duration, GraphNetwork, Instant, InternetNetwork, Network, NodeId};
+
+/// Either network model; forwards every call.
+#[derive(Debug)]
+pub enum AnyNetwork {
+    /// Explicit links.
+    Graph(GraphNetwork),
+    /// All pairs through regions.
+    Internet(InternetNetwork),
+}
+
+macro_rules! forward {
+    ($self:ident, $net:ident => $call:expr) => {
+        match $self {
+            AnyNetwork::Graph($net) => $call,
+            AnyNetwork::Internet($net) => $call,
+        }
+    };
+}
+
+impl Network for AnyNetwork {
+    fn node_count(&self) -> u32 {
+        forward!(self, n => n.node_count())
+    }
+    fn send(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        to: NodeId,
+        len: usize,
+    ) -> Result<Instant, DropCause> {
+        forward!(self, n => n.send(now, from, to, len))
+    }
+    fn arrive(&mut self, now: Instant, to: NodeId, len: usize) -> Result<Instant, DropCause> {
+        forward!(self, n => n.arrive(now, to, len))
+    }
+    fn change_link(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        change: &LinkChange,
+    ) -> Result<(), NetworkError> {
+        forward!(self, n => n.change_link(a, b, change))
+    }
+    fn min_delay(&self, from: NodeId, to: NodeId) -> Option<Duration> {
+        forward!(self, n => n.min_delay(from, to))
+    }
+    fn neighbours(&self, node: NodeId) -> Option<Vec<NodeId>> {
+        forward!(self, n => n.neighbours(node))
+    }
+}

@@ -1,0 +1,72 @@
+//! Running a scenario and collecting what it measured.
+
+use std::path::Path;
+
+use sim_core::{Instant, Metrics, Summary, TraceHash};
+
+use crate::build::{build, ScenarioSim};
+use crate::error::{Locator, ScenarioError};
+use crate::schema::Scenario;
+
+/// What one run of a scenario produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed the run used.
+    pub seed: u64,
+    /// Virtual time simulated.
+    pub duration: sim_core::Duration,
+    /// The summary figures.
+    pub summary: Summary,
+    /// Everything the kernel counted.
+    pub metrics: Metrics,
+    /// The trace hash.
+    pub trace_hash: TraceHash,
+    /// Kernel events processed.
+    pub events: u64,
+    /// Wall-clock seconds the event loop took. Measured for reporting only:
+    /// it never reaches the simulation, so it cannot affect the trace.
+    pub wall_s: f64,
+}
+
+impl Outcome {
+    /// Events per wall-clock second.
+    pub fn events_per_sec(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.events as f64 / self.wall_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Builds and runs `scenario` (whose text came from `file`) with `seed`.
+pub fn run(
+    scenario: &Scenario,
+    file: &Path,
+    text: &str,
+    seed: u64,
+) -> Result<Outcome, ScenarioError> {
+    let sim = build(scenario, seed, &Locator::new(file, text))?;
+    Ok(finish(scenario, seed, sim))
+}
+
+/// Runs a built simulation to the scenario's end.
+pub fn finish(scenario: &Scenario, seed: u64, mut sim: ScenarioSim) -> Outcome {
+    let end = Instant::ZERO + scenario.duration;
+    let started = std::time::Instant::now();
+    sim.run_until(end);
+    let wall_s = started.elapsed().as_secs_f64();
+    let metrics = sim.metrics().clone();
+    Outcome {
+        scenario: scenario.name.clone(),
+        seed,
+        duration: scenario.duration,
+        summary: metrics.summary(),
+        trace_hash: sim.trace_hash(),
+        events: sim.steps(),
+        wall_s,
+        metrics,
+    }
+}

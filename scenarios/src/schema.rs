@@ -1,0 +1,288 @@
+//! The scenario file's schema: what a `.ron` file may say.
+//!
+//! Every struct rejects unknown fields, every quantity carries a unit
+//! ("250ms", "4KiB", "10Mbps"), and the RON extensions `implicit_some` and
+//! `unwrap_variant_newtypes` are on, so `bandwidth: "10Mbps"` needs no `Some(…)`
+//! and `Flood(hop_limit: 3)` needs no double parentheses.
+
+use serde::{Deserialize, Serialize};
+use sim_core::network::{AccessClass, InternetConfig, LinkConfig, Loss};
+use sim_core::topology::Topology;
+use sim_core::{ByteSize, Dist, Duration};
+
+use protocols::flood::FloodConfig;
+use protocols::ping::PingConfig;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Names the run and its default output folder `out/<name>/`.
+    pub name: String,
+    /// The seed every random stream of the run derives from.
+    pub seed: u64,
+    /// How much virtual time to simulate.
+    pub duration: Duration,
+    /// The network between the nodes.
+    pub network: NetworkSpec,
+    /// The nodes, in groups; node ids are given out group by group in order.
+    pub groups: Vec<GroupSpec>,
+    /// What the nodes are asked to do, and when.
+    #[serde(default)]
+    pub workload: Vec<WorkloadSpec>,
+    /// What goes wrong, and when.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Where results go.
+    #[serde(default)]
+    pub output: OutputSpec,
+}
+
+/// The network model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum NetworkSpec {
+    /// Explicit links from a topology generator; nodes talk to their
+    /// neighbours in the graph.
+    Graph {
+        /// How the nodes are wired.
+        topology: Topology,
+        /// Every link direction's parameters, unless overridden.
+        #[serde(default)]
+        link: LinkConfig,
+        /// Per-link overrides (asymmetric links, one slow link…).
+        #[serde(default)]
+        overrides: Vec<LinkOverride>,
+    },
+    /// All pairs reachable, through regions and access links; protocols talk
+    /// to the neighbours of an overlay graph.
+    Internet {
+        /// Regions, latency matrix, jitter, loss.
+        core: InternetConfig,
+        /// Named access classes; groups pick one by name.
+        access: Vec<NamedAccess>,
+        /// The overlay protocols use as their peer lists.
+        overlay: Topology,
+    },
+}
+
+/// New parameters for the link between `a` and `b`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// One end.
+    pub a: u32,
+    /// The other end.
+    pub b: u32,
+    /// The direction a→b.
+    pub forward: LinkConfig,
+    /// The direction b→a; the same as `forward` if absent.
+    #[serde(default)]
+    pub backward: Option<LinkConfig>,
+}
+
+/// An access class with the name groups refer to it by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedAccess {
+    /// The class's name.
+    pub name: String,
+    /// Its rates and queue.
+    #[serde(flatten)]
+    pub class: AccessClass,
+}
+
+/// A group of identical nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// The group's name, used by workloads and faults.
+    pub name: String,
+    /// How many nodes.
+    pub count: u32,
+    /// The protocol every node of the group runs.
+    pub protocol: ProtocolSpec,
+    /// Internet model only: the regions the nodes are spread over, round
+    /// robin (all regions if empty).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Internet model only: the access class's name (the first if absent).
+    #[serde(default)]
+    pub access: Option<String>,
+}
+
+/// A protocol and its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ProtocolSpec {
+    /// Request/response round trips.
+    Ping(#[serde(default)] PingConfig),
+    /// Hop-limited flooding with duplicate suppression.
+    Flood(#[serde(default)] FloodConfig),
+}
+
+impl ProtocolSpec {
+    /// The protocol's name in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProtocolSpec::Ping(_) => "Ping",
+            ProtocolSpec::Flood(_) => "Flood",
+        }
+    }
+}
+
+/// A stream of requests from one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// The group whose nodes act.
+    pub group: String,
+    /// What they do.
+    pub action: ActionSpec,
+    /// When: periodically or at Poisson times.
+    pub arrivals: Arrivals,
+    /// Which nodes of the group act at each arrival.
+    #[serde(default)]
+    pub senders: Senders,
+    /// First arrival no earlier than this.
+    #[serde(default)]
+    pub start: Duration,
+    /// No arrival at or after this (default: the end of the run).
+    #[serde(default)]
+    pub stop: Option<Duration>,
+}
+
+/// What a workload asks a node to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ActionSpec {
+    /// Ping a peer with a request of `size` bytes.
+    Ping {
+        /// The request's size on the wire.
+        size: ByteSize,
+        /// Whom to ping.
+        #[serde(default)]
+        to: Target,
+    },
+    /// Flood a message with a payload of `size` bytes.
+    Broadcast {
+        /// The payload's size.
+        size: ByteSize,
+    },
+}
+
+/// The peer of a directed action.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Target {
+    /// A node chosen uniformly among all others.
+    #[default]
+    Random,
+    /// A node chosen uniformly in a group (never the sender itself).
+    Group(String),
+    /// One node.
+    Node(u32),
+}
+
+/// When a workload acts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Arrivals {
+    /// At start, start + d, start + 2d, …
+    Every(Duration),
+    /// At the times of a Poisson process with this many arrivals per second.
+    Poisson(f64),
+}
+
+/// Which nodes of a group act at each arrival.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Senders {
+    /// One node of the group, chosen uniformly at random.
+    #[default]
+    OneRandom,
+    /// Every node of the group.
+    Each,
+}
+
+/// A fault: at a time, or churn over an interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// One fault at one time.
+    At(Duration, FaultKind),
+    /// Nodes of a group leave at Poisson times and come back with fresh state.
+    Churn {
+        /// The group whose nodes churn.
+        group: String,
+        /// Departures per second.
+        rate: f64,
+        /// How long a departed node stays away.
+        downtime: Dist,
+        /// Churn begins.
+        #[serde(default)]
+        start: Duration,
+        /// Churn ends (no departures after; default: the end of the run).
+        #[serde(default)]
+        stop: Option<Duration>,
+    },
+}
+
+/// A fault that happens at one time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultKind {
+    /// A node stops; its state is lost unless `lose_state` is false.
+    Crash {
+        /// The node.
+        node: u32,
+        /// Whether the node's state is lost (default true).
+        #[serde(default = "yes")]
+        lose_state: bool,
+    },
+    /// A crashed node comes back.
+    Restart {
+        /// The node.
+        node: u32,
+    },
+    /// The named groups cannot reach each other; nodes in no listed group
+    /// form one more side.
+    Partition(Vec<Vec<String>>),
+    /// Every partition ends.
+    Heal,
+    /// The link between `a` and `b` goes down.
+    LinkDown {
+        /// One end.
+        a: u32,
+        /// The other end.
+        b: u32,
+    },
+    /// The link between `a` and `b` comes back.
+    LinkUp {
+        /// One end.
+        a: u32,
+        /// The other end.
+        b: u32,
+    },
+    /// The link between `a` and `b` gets a new loss model.
+    SetLoss {
+        /// One end.
+        a: u32,
+        /// The other end.
+        b: u32,
+        /// The new model.
+        loss: Loss,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a run's results go.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSpec {
+    /// The output folder (default `out/<name>/`); `--out` overrides it.
+    pub dir: Option<String>,
+}

@@ -1,0 +1,559 @@
+//! The simulation kernel: one event loop over virtual time.
+//!
+//! # Ordering rule
+//!
+//! Everything the kernel does is an event with a key (time, sequence). The
+//! sequence number is taken from one counter when the event is scheduled, so
+//! events due at the same time run first-in first-out, and the whole run is a
+//! single total order that does not depend on the machine, the allocator or the
+//! number of threads elsewhere in the process.
+//!
+//! Two structures hold pending events:
+//! - the [`EventQueue`] (a radix heap) holds datagrams in flight and the next
+//!   action of each [`Source`] (workload commands, faults);
+//! - a keyed priority queue holds at most one wake-up per node, taken from the
+//!   node's `poll_timeout` after every drain and updated in place (the
+//!   priority-queue crate's change of priority), so a protocol that moves its
+//!   deadline does not leave stale events behind.
+//!
+//! Each step takes whichever of the two heads has the smaller key.
+//!
+//! # Driving a node
+//!
+//! Every input to a node follows the sans-IO loop of [`crate::protocol`]: one
+//! `handle_*` call, then `poll_output` until `None` (each `Transmit` goes to the
+//! [`Network`], each `Event` to the metrics), then `poll_timeout` to refresh the
+//! node's wake-up. A wake-up that finds nothing due is harmless: the protocol
+//! does nothing.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
+
+use priority_queue::PriorityQueue;
+
+use crate::fault::Fault;
+use crate::metrics::{DeliveryRecord, DropCause, MessageRecord, Metrics};
+use crate::network::Network;
+use crate::protocol::{NodeId, Observation, Observe, Output, Protocol};
+use crate::queue::EventQueue;
+use crate::rng::{RngStreams, SimRng};
+use crate::source::{Action, Script, Source};
+use crate::time::Instant;
+use crate::trace::{TraceHash, TraceKind, TraceRecord};
+
+/// Builds a node's protocol from its id and its RNG stream: called once per
+/// node at the start, and again when a node restarts after losing its state.
+pub type Builder<P> = Box<dyn FnMut(NodeId, SimRng) -> P>;
+
+/// Receives every trace record in order (for `--trace` files).
+pub type TraceSink = Box<dyn FnMut(&TraceRecord)>;
+
+/// The wake-up table's hasher: SipHash with fixed keys. Its order never reaches
+/// an output (the queue orders by priority, and priorities are unique), but a
+/// fixed hasher keeps even the table's memory layout reproducible.
+type FixedHasher = BuildHasherDefault<DefaultHasher>;
+
+enum Event {
+    /// A datagram reaches `to`'s edge of the network.
+    Arrive {
+        from: NodeId,
+        to: NodeId,
+        bytes: Vec<u8>,
+    },
+    /// A datagram leaves `to`'s access queue and is handed to its protocol.
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        bytes: Vec<u8>,
+    },
+    /// Source number `.0` has its next action due.
+    Source(u32),
+}
+
+/// A simulation of one protocol type `P` on one network model `N`.
+///
+/// ```
+/// use sim_core::{Instant, NodeId, Simulation, network::{GraphNetwork, LinkConfig}, RngStreams};
+/// # use sim_core::{Output, Protocol, Observe, Observation};
+/// # use std::collections::VecDeque;
+/// # #[derive(Default)] struct Echo { out: VecDeque<Output<()>> }
+/// # impl Observe for () { fn observe(&self) -> Option<Observation> { None } }
+/// # impl Protocol for Echo { type Command = NodeId; type Event = ();
+/// #   fn handle_datagram(&mut self, _: Instant, _: NodeId, _: &[u8]) {}
+/// #   fn handle_command(&mut self, _: Instant, to: NodeId) { self.out.push_back(Output::Transmit { to, bytes: vec![0; 100] }) }
+/// #   fn handle_timeout(&mut self, _: Instant) {}
+/// #   fn poll_output(&mut self) -> Option<Output<()>> { self.out.pop_front() }
+/// #   fn poll_timeout(&self) -> Option<Instant> { None } }
+/// let streams = RngStreams::new(7);
+/// let mut net = GraphNetwork::new(2, streams);
+/// net.add_link(NodeId(0), NodeId(1), LinkConfig::default(), LinkConfig::default());
+/// let mut sim = Simulation::new(streams, net, Box::new(|_, _| Echo::default()));
+/// sim.schedule_command(Instant::ZERO, NodeId(0), NodeId(1));
+/// sim.run_until(Instant::from_nanos(1_000_000_000));
+/// assert_eq!(sim.metrics().packets_delivered, 1);
+/// ```
+pub struct Simulation<P: Protocol, N: Network> {
+    now: Instant,
+    queue: EventQueue<Event>,
+    wakeups: PriorityQueue<u32, Reverse<(Instant, u64)>, FixedHasher>,
+    /// Each node's pending wake-up (`Instant::MAX` for none), mirrored here so
+    /// that an unchanged deadline costs no priority-queue operation.
+    wake_at: Vec<Instant>,
+    nodes: Vec<Option<P>>,
+    up: Vec<bool>,
+    incarnation: Vec<u32>,
+    partition: Vec<u16>,
+    network: N,
+    build: Builder<P>,
+    streams: RngStreams,
+    sources: Vec<Box<dyn Source<P::Command>>>,
+    pending: Vec<Option<Action<P::Command>>>,
+    metrics: Metrics,
+    hash: TraceHash,
+    trace_sink: Option<TraceSink>,
+    events: Option<Vec<(Instant, NodeId, P::Event)>>,
+    steps: u64,
+    started: bool,
+}
+
+impl<P, N> Simulation<P, N>
+where
+    P: Protocol,
+    P::Event: Observe,
+    P::Command: 'static,
+    N: Network,
+{
+    /// A simulation of every node of `network`, each built by `build`.
+    pub fn new(streams: RngStreams, network: N, mut build: Builder<P>) -> Self {
+        let n = network.node_count();
+        let nodes = (0..n)
+            .map(|i| Some(build(NodeId(i), streams.node(NodeId(i), 0))))
+            .collect();
+        let n = n as usize;
+        Simulation {
+            now: Instant::ZERO,
+            queue: EventQueue::new(),
+            wakeups: PriorityQueue::with_default_hasher(),
+            wake_at: vec![Instant::MAX; n],
+            nodes,
+            up: vec![true; n],
+            incarnation: vec![0; n],
+            partition: vec![0; n],
+            network,
+            build,
+            streams,
+            sources: Vec::new(),
+            pending: Vec::new(),
+            metrics: Metrics::new(n),
+            hash: TraceHash::default(),
+            trace_sink: None,
+            events: None,
+            steps: 0,
+            started: false,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    /// What the run has measured so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    /// The trace hash of the run so far.
+    pub fn trace_hash(&self) -> TraceHash {
+        self.hash
+    }
+    /// Events the kernel has run (datagrams, wake-ups, source actions).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+    /// Node `id`'s protocol, if the node exists and has state.
+    pub fn node(&self, id: NodeId) -> Option<&P> {
+        self.nodes.get(id.index())?.as_ref()
+    }
+    /// Whether node `id` is up.
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.up.get(id.index()).copied().unwrap_or(false)
+    }
+    /// The network model.
+    pub fn network(&self) -> &N {
+        &self.network
+    }
+    /// The RNG streams of the run.
+    pub fn streams(&self) -> RngStreams {
+        self.streams
+    }
+    /// Protocol events recorded so far (see [`Simulation::record_events`]).
+    pub fn events(&self) -> &[(Instant, NodeId, P::Event)] {
+        self.events.as_deref().unwrap_or_default()
+    }
+
+    // ----- set-up -----
+
+    /// Keeps every protocol event with its time and node, for tests and
+    /// analyses that need more than the metrics.
+    pub fn record_events(&mut self) {
+        self.events.get_or_insert_with(Vec::new);
+    }
+    /// Sends every trace record, in order, to `sink`.
+    pub fn set_trace_sink(&mut self, sink: TraceSink) {
+        self.trace_sink = Some(sink);
+    }
+    /// Adds a stream of scheduled actions.
+    pub fn add_source(&mut self, mut source: Box<dyn Source<P::Command>>) {
+        let idx = u32::try_from(self.sources.len()).expect("fewer than 2^32 sources");
+        let first = source.next();
+        self.sources.push(source);
+        self.pending.push(None);
+        self.park(idx, first);
+    }
+    /// Gives `node` the command `cmd` at time `at`.
+    pub fn schedule_command(&mut self, at: Instant, node: NodeId, cmd: P::Command) {
+        self.add_source(Box::new(Script::new(vec![(
+            at,
+            Action::Command { node, cmd },
+        )])));
+    }
+    /// Applies `fault` at time `at`.
+    pub fn schedule_fault(&mut self, at: Instant, fault: Fault) {
+        self.add_source(Box::new(Script::new(vec![(at, Action::Fault(fault))])));
+    }
+
+    fn park(&mut self, idx: u32, next: Option<(Instant, Action<P::Command>)>) {
+        if let Some((at, action)) = next {
+            self.pending[idx as usize] = Some(action);
+            self.queue.push(at.max(self.now), Event::Source(idx));
+        }
+    }
+
+    // ----- running -----
+
+    /// Runs every event due at or before `end`, then sets the clock to `end`.
+    pub fn run_until(&mut self, end: Instant) {
+        while self.step(end) {}
+        self.now = self.now.max(end);
+    }
+
+    /// Runs the next event if it is due at or before `end`; returns whether it
+    /// ran one.
+    pub fn step(&mut self, end: Instant) -> bool {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.nodes.len() {
+                self.drain(i);
+            }
+        }
+        let event_key = self.queue.peek_key();
+        let wake_key = self.wakeups.peek().map(|(&n, &Reverse(key))| (n, key));
+        let take_wakeup = match (event_key, wake_key) {
+            (None, None) => return false,
+            (Some(e), Some((_, w))) => w < e,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        if take_wakeup {
+            let (node, (at, _)) = wake_key.expect("checked above");
+            if at > end {
+                return false;
+            }
+            self.wakeups.pop();
+            self.now = at;
+            self.steps += 1;
+            self.wake_at[node as usize] = Instant::MAX;
+            self.timeout(node as usize);
+        } else {
+            let (at, _) = event_key.expect("checked above");
+            if at > end {
+                return false;
+            }
+            let (at, event) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.steps += 1;
+            self.dispatch(event);
+        }
+        true
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Arrive { from, to, bytes } => {
+                if !self.up[to.index()] {
+                    return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
+                }
+                match self.network.arrive(self.now, to, bytes.len()) {
+                    Ok(at) if at == self.now => self.receive(from, to, bytes),
+                    Ok(at) => {
+                        self.queue.push(at, Event::Deliver { from, to, bytes });
+                    }
+                    Err(cause) => self.drop_packet(to, from, bytes.len(), cause),
+                }
+            }
+            Event::Deliver { from, to, bytes } => {
+                if self.up[to.index()] {
+                    self.receive(from, to, bytes);
+                } else {
+                    self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
+                }
+            }
+            Event::Source(idx) => {
+                let action = self.pending[idx as usize]
+                    .take()
+                    .expect("a parked source has an action");
+                self.apply(action);
+                let next = self.sources[idx as usize].next();
+                self.park(idx, next);
+            }
+        }
+    }
+
+    fn receive(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
+        let i = to.index();
+        let Some(node) = self.nodes[i].as_mut() else {
+            return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
+        };
+        node.handle_datagram(self.now, from, &bytes);
+        let c = &mut self.metrics.nodes[i];
+        c.packets_received += 1;
+        c.bytes_received += bytes.len() as u64;
+        self.metrics.packets_delivered += 1;
+        self.trace(to, TraceKind::Receive, Some(from), bytes.len() as u64, None);
+        self.drain(i);
+    }
+
+    fn timeout(&mut self, i: usize) {
+        if !self.up[i] {
+            return;
+        }
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        node.handle_timeout(self.now);
+        self.trace(NodeId(i as u32), TraceKind::Timeout, None, 0, None);
+        self.drain(i);
+    }
+
+    fn apply(&mut self, action: Action<P::Command>) {
+        match action {
+            Action::Command { node, cmd } => {
+                let i = node.index();
+                match self.nodes.get_mut(i) {
+                    Some(Some(p)) if self.up[i] => {
+                        p.handle_command(self.now, cmd);
+                        self.trace(node, TraceKind::Command, None, 0, None);
+                        self.drain(i);
+                    }
+                    _ => {
+                        self.metrics.commands_to_down_nodes += 1;
+                        self.trace(node, TraceKind::Command, None, 0, Some(DropCause::NodeDown));
+                    }
+                }
+            }
+            Action::Fault(fault) => self.fault(fault),
+        }
+    }
+
+    fn fault(&mut self, fault: Fault) {
+        match fault {
+            Fault::Crash { node, lose_state } => {
+                let i = node.index();
+                if i >= self.up.len() || !self.up[i] {
+                    return;
+                }
+                self.up[i] = false;
+                if lose_state {
+                    self.nodes[i] = None;
+                }
+                self.set_wakeup(i, None);
+                self.trace(node, TraceKind::Crash, None, u64::from(lose_state), None);
+            }
+            Fault::Restart { node } => {
+                let i = node.index();
+                if i >= self.up.len() || self.up[i] {
+                    return;
+                }
+                if self.nodes[i].is_none() {
+                    self.incarnation[i] += 1;
+                    let rng = self.streams.node(node, self.incarnation[i]);
+                    self.nodes[i] = Some((self.build)(node, rng));
+                }
+                self.up[i] = true;
+                self.trace(
+                    node,
+                    TraceKind::Restart,
+                    None,
+                    u64::from(self.incarnation[i]),
+                    None,
+                );
+                self.drain(i);
+            }
+            Fault::Partition { groups } => {
+                self.partition.fill(0);
+                for (g, members) in groups.iter().enumerate() {
+                    let label = u16::try_from(g + 1).unwrap_or(u16::MAX);
+                    for n in members {
+                        if let Some(p) = self.partition.get_mut(n.index()) {
+                            *p = label;
+                        }
+                    }
+                }
+                self.trace(
+                    NodeId(0),
+                    TraceKind::LinkFault,
+                    None,
+                    groups.len() as u64,
+                    None,
+                );
+            }
+            Fault::Heal => {
+                self.partition.fill(0);
+                self.trace(NodeId(0), TraceKind::LinkFault, None, 0, None);
+            }
+            Fault::Link { a, b, change } => {
+                // A scenario's link faults are validated against its network
+                // before the run, so a refusal here cannot happen for them;
+                // it is traced rather than ignored all the same.
+                let cause = self
+                    .network
+                    .change_link(a, b, &change)
+                    .err()
+                    .map(|_| DropCause::NoRoute);
+                self.trace(a, TraceKind::LinkFault, Some(b), 0, cause);
+            }
+        }
+    }
+
+    /// Drains node `i`'s outputs, then refreshes its wake-up.
+    fn drain(&mut self, i: usize) {
+        let from = NodeId(i as u32);
+        while let Some(out) = self.nodes[i].as_mut().and_then(P::poll_output) {
+            match out {
+                Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
+                Output::Event(ev) => self.observe(from, ev),
+                Output::Drop {
+                    from: peer,
+                    len,
+                    cause,
+                } => self.drop_packet(from, peer, len, cause),
+            }
+        }
+        let next = self.nodes[i].as_ref().and_then(P::poll_timeout);
+        self.set_wakeup(i, next);
+    }
+
+    fn set_wakeup(&mut self, i: usize, at: Option<Instant>) {
+        let at = at.map_or(Instant::MAX, |t| t.max(self.now));
+        if at == self.wake_at[i] {
+            return;
+        }
+        self.wake_at[i] = at;
+        if at == Instant::MAX {
+            self.wakeups.remove(&(i as u32));
+        } else {
+            let seq = self.queue.next_seq();
+            self.wakeups.push(i as u32, Reverse((at, seq)));
+        }
+    }
+
+    fn transmit(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
+        let len = bytes.len();
+        let c = &mut self.metrics.nodes[from.index()];
+        c.packets_sent += 1;
+        c.bytes_sent += len as u64;
+        self.metrics.packets_sent += 1;
+        self.metrics.bytes_sent += len as u64;
+        self.trace(from, TraceKind::Send, Some(to), len as u64, None);
+        if to.index() >= self.up.len() {
+            return self.drop_packet(from, to, len, DropCause::NoRoute);
+        }
+        if self.partition[from.index()] != self.partition[to.index()] {
+            return self.drop_packet(from, to, len, DropCause::LinkDown);
+        }
+        match self.network.send(self.now, from, to, len) {
+            Ok(at) => {
+                self.queue.push(at, Event::Arrive { from, to, bytes });
+            }
+            Err(cause) => self.drop_packet(from, to, len, cause),
+        }
+    }
+
+    fn observe(&mut self, node: NodeId, ev: P::Event) {
+        match ev.observe() {
+            Some(Observation::Sent { msg, expected }) => {
+                self.metrics.messages.insert(
+                    msg,
+                    MessageRecord {
+                        source: node,
+                        sent_at: self.now,
+                        expected,
+                    },
+                );
+                self.trace(node, TraceKind::MessageSent, None, msg, None);
+            }
+            Some(Observation::Delivered { msg, hops }) => {
+                match self.metrics.messages.get(&msg) {
+                    Some(m) => {
+                        let record = DeliveryRecord {
+                            msg,
+                            source: m.source,
+                            destination: node,
+                            sent_at: m.sent_at,
+                            delivered_at: self.now,
+                            hops,
+                        };
+                        self.metrics.deliveries.push(record);
+                    }
+                    None => self.metrics.deliveries_without_send += 1,
+                }
+                self.trace(node, TraceKind::MessageDelivered, None, msg, None);
+            }
+            None => {}
+        }
+        if let Some(events) = &mut self.events {
+            events.push((self.now, node, ev));
+        }
+    }
+
+    fn drop_packet(&mut self, node: NodeId, peer: NodeId, len: usize, cause: DropCause) {
+        self.metrics.record_drop(cause);
+        self.trace(node, TraceKind::Drop, Some(peer), len as u64, Some(cause));
+    }
+
+    #[inline]
+    fn trace(
+        &mut self,
+        node: NodeId,
+        kind: TraceKind,
+        peer: Option<NodeId>,
+        size: u64,
+        cause: Option<DropCause>,
+    ) {
+        let record = TraceRecord {
+            time: self.now,
+            node,
+            kind,
+            peer,
+            size,
+            cause,
+        };
+        self.hash.fold(&record);
+        if let Some(sink) = &mut self.trace_sink {
+            sink(&record);
+        }
+    }
+}
+
+impl<P: Protocol, N: Network> std::fmt::Debug for Simulation<P, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("now", &self.now)
+            .field("nodes", &self.nodes.len())
+            .field("queued", &self.queue.len())
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
