@@ -134,17 +134,14 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
                         .collect()
                 };
                 let c = spec.access.as_ref().map_or(0, |a| {
-                    access
-                        .iter()
-                        .position(|x| &x.name == a)
-                        .expect("validated class")
+                    access.keys().position(|x| x == a).expect("validated class")
                 }) as u16;
                 for k in 0..layout.range(g).len() {
                     region.push(regions[k % regions.len()]);
                     class.push(c);
                 }
             }
-            let classes = access.iter().map(|a| a.class.clone()).collect();
+            let classes = access.values().cloned().collect();
             let mut neighbours = vec![Vec::new(); n as usize];
             for e in graph.raw_edges() {
                 let (a, b) = (e.source().index(), e.target().index());
@@ -161,7 +158,7 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
                 class,
                 streams.stream(Domain::Network, 0, 0),
             );
-            (AnyNetwork::Internet(net), neighbours)
+            (AnyNetwork::Internet(Box::new(net)), neighbours)
         }
     };
 

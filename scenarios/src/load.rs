@@ -176,15 +176,25 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 return Err(at.error("access", None, "at least one access class"));
             }
             for g in &s.groups {
-                if let Some(a) = &g.access {
-                    if !access.iter().any(|c| &c.name == a) {
+                match &g.access {
+                    Some(a) if !access.contains_key(a) => {
                         let shown = format!("{a:?}");
-                        return Err(at.error(
-                            "access",
-                            Some(&shown),
-                            format!("no access class named {shown}"),
-                        ));
+                        let known: Vec<_> = access.keys().map(|k| format!("{k:?}")).collect();
+                        let msg = format!(
+                            "no access class named {shown}; expected one of {}",
+                            known.join(", ")
+                        );
+                        return Err(at.error("access", Some(&shown), msg));
                     }
+                    None if access.len() > 1 => {
+                        let shown = format!("{:?}", g.name);
+                        let msg = format!(
+                            "group {shown} must name its access class: the network has {}",
+                            access.len()
+                        );
+                        return Err(at.error("name", Some(&shown), msg));
+                    }
+                    _ => {}
                 }
                 for r in &g.regions {
                     if !core.regions.contains(r) {

@@ -9,7 +9,7 @@ pub enum AnyNetwork {
     /// Explicit links.
     Graph(GraphNetwork),
     /// All pairs through regions.
-    Internet(InternetNetwork),
+    Internet(Box<InternetNetwork>),
 }
 
 macro_rules! forward {

@@ -5,6 +5,8 @@
 //! `unwrap_variant_newtypes` are on, so `bandwidth: "10Mbps"` needs no `Some(…)`
 //! and `Flood(hop_limit: 3)` needs no double parentheses.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sim_core::network::{AccessClass, InternetConfig, LinkConfig, Loss};
 use sim_core::topology::Topology;
@@ -59,8 +61,9 @@ pub enum NetworkSpec {
     Internet {
         /// Regions, latency matrix, jitter, loss.
         core: InternetConfig,
-        /// Named access classes; groups pick one by name.
-        access: Vec<NamedAccess>,
+        /// Access classes by name; each group picks one (`access:`), which
+        /// may be left out when there is only one class.
+        access: BTreeMap<String, AccessClass>,
         /// The overlay protocols use as their peer lists.
         overlay: Topology,
     },
@@ -81,17 +84,6 @@ pub struct LinkOverride {
     pub backward: Option<LinkConfig>,
 }
 
-/// An access class with the name groups refer to it by.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NamedAccess {
-    /// The class's name.
-    pub name: String,
-    /// Its rates and queue.
-    #[serde(flatten)]
-    pub class: AccessClass,
-}
-
 /// A group of identical nodes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +98,8 @@ pub struct GroupSpec {
     /// robin (all regions if empty).
     #[serde(default)]
     pub regions: Vec<String>,
-    /// Internet model only: the access class's name (the first if absent).
+    /// Internet model only: the access class's name (needed when the
+    /// network has more than one).
     #[serde(default)]
     pub access: Option<String>,
 }

@@ -421,10 +421,16 @@ fn lower_normal_quantile(p: f64) -> f64 {
         (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
             / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     };
-    // One Halley step on f(x) = Φ(x) − p.
+    // One Halley step on f(x) = Φ(x) − p. Below p ≈ 1e-300 the density
+    // underflows and the step is not finite; the approximation stands there.
     let e = normal_upper_tail(-x) - p;
     let u = e * SQRT_2PI * libm::exp(x * x / 2.0);
-    x - u / (1.0 + x * u / 2.0)
+    let refined = x - u / (1.0 + x * u / 2.0);
+    if refined.is_finite() {
+        refined
+    } else {
+        x
+    }
 }
 
 #[cfg(test)]
@@ -563,6 +569,10 @@ mod tests {
                 (got - want).abs() <= 1e-14 * want.abs().max(1.0),
                 "p = {p}: {got} vs {want}"
             );
+        }
+        for tiny in [1e-300, f64::MIN_POSITIVE, 5e-324] {
+            let z = standard_normal_quantile(tiny);
+            assert!(z.is_finite() && z < -37.0, "p = {tiny:e}: {z}");
         }
         assert_eq!(standard_normal_quantile(0.0), f64::NEG_INFINITY);
         assert_eq!(standard_normal_quantile(1.0), f64::INFINITY);

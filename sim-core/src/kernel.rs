@@ -77,13 +77,14 @@ enum Event {
 /// use sim_core::{Instant, NodeId, Simulation, network::{GraphNetwork, LinkConfig}, RngStreams};
 /// # use sim_core::{Output, Protocol, Observe, Observation};
 /// # use std::collections::VecDeque;
-/// # #[derive(Default)] struct Echo { out: VecDeque<Output<()>> }
-/// # impl Observe for () { fn observe(&self) -> Option<Observation> { None } }
-/// # impl Protocol for Echo { type Command = NodeId; type Event = ();
+/// # #[derive(Default)] struct Echo { out: VecDeque<Output<Quiet>> }
+/// # struct Quiet;
+/// # impl Observe for Quiet { fn observe(&self) -> Option<Observation> { None } }
+/// # impl Protocol for Echo { type Command = NodeId; type Event = Quiet;
 /// #   fn handle_datagram(&mut self, _: Instant, _: NodeId, _: &[u8]) {}
 /// #   fn handle_command(&mut self, _: Instant, to: NodeId) { self.out.push_back(Output::Transmit { to, bytes: vec![0; 100] }) }
 /// #   fn handle_timeout(&mut self, _: Instant) {}
-/// #   fn poll_output(&mut self) -> Option<Output<()>> { self.out.pop_front() }
+/// #   fn poll_output(&mut self) -> Option<Output<Quiet>> { self.out.pop_front() }
 /// #   fn poll_timeout(&self) -> Option<Instant> { None } }
 /// let streams = RngStreams::new(7);
 /// let mut net = GraphNetwork::new(2, streams);

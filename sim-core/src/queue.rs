@@ -184,7 +184,7 @@ mod tests {
                     let got = q.pop();
                     reference.sort();
                     let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
-                    prop_assert_eq!(got.map(|(t, i)| (t.as_nanos(), i)), want.map(|(t, s)| (t, s)));
+                    prop_assert_eq!(got.map(|(t, i)| (t.as_nanos(), i)), want);
                     if let Some((t, _)) = want { now = t; }
                 } else {
                     let t = now + if op == 1 { 0 } else { delta * delta };
