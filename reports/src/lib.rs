@@ -5,6 +5,8 @@
 //! - [`summary`]: `summary.json`, the run's headline figures;
 //! - [`tables`]: CSV tables (`deliveries.csv`).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod atomic;
 pub mod summary;
 pub mod tables;

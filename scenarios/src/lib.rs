@@ -31,6 +31,8 @@
 //! assert_eq!(outcome.summary.latency.p50, 20.0); // one 10 ms hop each way
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod build;
 pub mod error;
 pub mod load;
