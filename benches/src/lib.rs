@@ -41,8 +41,11 @@
 //!
 //! Differences from the reference: the kernel rounds each jitter sample to
 //! the nearest nanosecond (the reference truncates), and the random streams
-//! differ, so the two runs agree in distribution, not event by event. A p2psim run is reproducible: the same arguments give the same
-//! `trace:` hash.
+//! differ, so the two runs agree in distribution, not event by event. A
+//! p2psim run is reproducible: the same arguments give the same `trace:`
+//! hash.
+
+#![warn(missing_docs)]
 
 use sim_core::network::{AccessClass, InternetConfig, Loss};
 use sim_core::{

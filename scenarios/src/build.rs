@@ -4,11 +4,12 @@ use std::ops::Range;
 
 use protocols::flood::Flood;
 use protocols::ping::Ping;
+use rand::RngCore;
 use sim_core::network::{LinkChange, LinkConfig};
 use sim_core::topology::Generated;
 use sim_core::{
     Churn, Domain, Fault, GraphNetwork, Instant, InternetNetwork, Network, NodeId, RngStreams,
-    Simulation,
+    SimRng, Simulation,
 };
 
 use crate::error::{Locator, ScenarioError};
@@ -170,14 +171,15 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
         .sum();
     let protocols: Vec<ProtocolSpec> = s.groups.iter().map(|g| g.protocol.clone()).collect();
     let build_layout = layout.clone();
-    let build = move |id: NodeId, _rng| match &protocols[build_layout.group_of(id.0)] {
-        ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c)),
+    let build = move |id: NodeId, mut rng: SimRng| match &protocols[build_layout.group_of(id.0)] {
+        ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c).with_initial_seq(rng.next_u32())),
         ProtocolSpec::Flood(c) => {
             let config = protocols::flood::FloodConfig {
                 expected_recipients: flood_nodes - 1,
                 ..*c
             };
-            Stack::Flood(Flood::new(id, neighbours[id.index()].clone(), config))
+            let flood = Flood::new(id, neighbours[id.index()].clone(), config);
+            Stack::Flood(flood.with_initial_seq(rng.next_u32()))
         }
     };
     let mut sim = Simulation::new(streams, network, Box::new(build));

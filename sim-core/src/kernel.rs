@@ -27,6 +27,7 @@
 //! does nothing.
 
 use std::cmp::Reverse;
+use std::collections::btree_map::Entry;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::BuildHasherDefault;
 
@@ -54,18 +55,18 @@ pub type TraceSink = Box<dyn FnMut(&TraceRecord)>;
 /// fixed hasher keeps even the table's memory layout reproducible.
 type FixedHasher = BuildHasherDefault<DefaultHasher>;
 
+/// A pending event. Datagrams are held as `Box<[u8]>` rather than `Vec<u8>`
+/// so that an event is 32 bytes and a queue entry 48: entries are moved a few
+/// times on their way through the queue, and their size is most of its cost.
 enum Event {
-    /// A datagram reaches `to`'s edge of the network.
-    Arrive {
+    /// A datagram reaches `to`'s edge of the network (`queued` false), or
+    /// leaves `to`'s access queue and is handed to its protocol (`queued`
+    /// true).
+    Packet {
         from: NodeId,
         to: NodeId,
-        bytes: Vec<u8>,
-    },
-    /// A datagram leaves `to`'s access queue and is handed to its protocol.
-    Deliver {
-        from: NodeId,
-        to: NodeId,
-        bytes: Vec<u8>,
+        queued: bool,
+        bytes: Box<[u8]>,
     },
     /// Source number `.0` has its next action due.
     Source(u32),
@@ -282,23 +283,33 @@ where
 
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Arrive { from, to, bytes } => {
+            Event::Packet {
+                from,
+                to,
+                queued,
+                bytes,
+            } => {
                 if !self.up[to.index()] {
                     return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
                 }
+                if queued {
+                    return self.receive(from, to, &bytes);
+                }
                 match self.network.arrive(self.now, to, bytes.len()) {
-                    Ok(at) if at == self.now => self.receive(from, to, bytes),
+                    Ok(at) if at == self.now => self.receive(from, to, &bytes),
                     Ok(at) => {
-                        self.queue.push(at, Event::Deliver { from, to, bytes });
+                        let queued = true;
+                        self.queue.push(
+                            at,
+                            Event::Packet {
+                                from,
+                                to,
+                                queued,
+                                bytes,
+                            },
+                        );
                     }
                     Err(cause) => self.drop_packet(to, from, bytes.len(), cause),
-                }
-            }
-            Event::Deliver { from, to, bytes } => {
-                if self.up[to.index()] {
-                    self.receive(from, to, bytes);
-                } else {
-                    self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
                 }
             }
             Event::Source(idx) => {
@@ -312,12 +323,12 @@ where
         }
     }
 
-    fn receive(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
+    fn receive(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) {
         let i = to.index();
         let Some(node) = self.nodes[i].as_mut() else {
             return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
         };
-        node.handle_datagram(self.now, from, &bytes);
+        node.handle_datagram(self.now, from, bytes);
         let c = &mut self.metrics.nodes[i];
         c.packets_received += 1;
         c.bytes_received += bytes.len() as u64;
@@ -476,7 +487,16 @@ where
         }
         match self.network.send(self.now, from, to, len) {
             Ok(at) => {
-                self.queue.push(at, Event::Arrive { from, to, bytes });
+                let (queued, bytes) = (false, bytes.into_boxed_slice());
+                self.queue.push(
+                    at,
+                    Event::Packet {
+                        from,
+                        to,
+                        queued,
+                        bytes,
+                    },
+                );
             }
             Err(cause) => self.drop_packet(from, to, len, cause),
         }
@@ -485,14 +505,19 @@ where
     fn observe(&mut self, node: NodeId, ev: P::Event) {
         match ev.observe() {
             Some(Observation::Sent { msg, expected }) => {
-                self.metrics.messages.insert(
-                    msg,
-                    MessageRecord {
-                        source: node,
-                        sent_at: self.now,
-                        expected,
-                    },
-                );
+                let record = MessageRecord {
+                    source: node,
+                    sent_at: self.now,
+                    expected,
+                };
+                // A reused id keeps its first record (deliveries cannot then
+                // look faster than the network) and is counted: a protocol bug.
+                match self.metrics.messages.entry(msg) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(record);
+                    }
+                    Entry::Occupied(_) => self.metrics.reused_message_ids += 1,
+                }
                 self.trace(node, TraceKind::MessageSent, None, msg, None);
             }
             Some(Observation::Delivered { msg, hops }) => {

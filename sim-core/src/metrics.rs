@@ -122,6 +122,9 @@ pub struct Metrics {
     pub deliveries: Vec<DeliveryRecord>,
     /// Workload commands addressed to a node that was down (not run).
     pub commands_to_down_nodes: u64,
+    /// `Sent` observations of an id already sent: a protocol bug (ids must be
+    /// unique in a run), always zero in a correct run.
+    pub reused_message_ids: u64,
     /// Deliveries of ids never reported sent: a protocol bug, always zero in a
     /// correct run (the property tests assert it).
     pub deliveries_without_send: u64,

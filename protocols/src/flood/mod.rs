@@ -176,6 +176,20 @@ impl Flood {
         }
     }
 
+    /// Makes this node number its messages from `seq` on instead of 0.
+    ///
+    /// A message id is (node << 32) | sequence number, and ids must be unique
+    /// in a run. A node rebuilt after a crash that lost its state would start
+    /// again at 0 and reuse its earlier ids, so builders start each
+    /// incarnation at a random sequence number drawn from its RNG stream, as
+    /// libp2p does with its randomised seqno. Two incarnations then collide
+    /// only if their ranges overlap (probability about messages / 2³²), and
+    /// the kernel counts any reused id it sees.
+    pub fn with_initial_seq(mut self, seq: u32) -> Self {
+        self.next_seq = seq;
+        self
+    }
+
     /// This node's address.
     pub fn id(&self) -> NodeId {
         self.id
