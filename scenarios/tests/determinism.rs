@@ -55,10 +55,10 @@ fn another_seed_another_hash() {
 fn pinned_hashes() {
     assert_eq!(
         run_shipped("flood-line", None).trace_hash.to_string(),
-        "29ed3827067f6a72"
+        "297133b5482256cc"
     );
     assert_eq!(
         run_shipped("quickstart", None).trace_hash.to_string(),
-        "d48fe37b2a624915"
+        "0bf3dcd48dc525ca"
     );
 }

@@ -32,6 +32,46 @@
 //! - Every sample is at most [`Dist::MAX_SAMPLE`] (100 years): the heavy tails
 //!   of the unbounded distributions saturate there instead of overflowing
 //!   virtual time, and [`Dist::validate`] rejects parameters above it.
+//!
+//! # The exponential ziggurat
+//!
+//! [`exponential_f64`] (hence [`Dist::Exponential`], Poisson arrivals and
+//! every other exponential draw) uses the ziggurat method of Marsaglia and
+//! Tsang ("The Ziggurat Method for Generating Random Variables", J. Stat.
+//! Softw. 5(8), 2000) for f(x) = e^(−x), written from the paper's description
+//! with 256 layers of equal area v:
+//!
+//! - the base strip (layer 0) is the rectangle [0, r] × [0, e^(−r)] plus the
+//!   tail {x > r, y < e^(−x)}, so v = r·e^(−r) + e^(−r) = (r + 1)·e^(−r);
+//!   it is drawn as a rectangle of virtual width x₀ = v / e^(−r);
+//! - x₁ = r, f_i = e^(−x_i); layer i ≥ 1 is the rectangle [0, x_i] ×
+//!   [f_i, f_{i+1}] with f_{i+1} = f_i + v / x_i (area exactly v) and
+//!   x_{i+1} = −ln f_{i+1}, moved down by ulps until `libm::exp(−x_{i+1})` ≥
+//!   f_{i+1}, so that any x < x_{i+1} lies under the whole layer;
+//! - r is the root of f₂₅₆ = 1, r* = 7.697117470131049714… (the paper's
+//!   7.69711747013104972), v* = 3.949659822581557…e-3 (the paper prints
+//!   3.949659822581572e-3). We take the largest f64 below r*, for which the
+//!   float recursion ends at f₂₅₆ = 1 + 1.4e-14 rather than just below 1: the
+//!   top layer [0, x₂₅₅] × [f₂₅₅, f₂₅₆] then still has area v and covers the
+//!   curve, the part above 1 being simply rejected; x₂₅₆ = 0.
+//!
+//! The tables are computed at first use (a `OnceLock`) with `libm` only, so
+//! they are the same bits everywhere. A sample takes one `u64`: its low 8 bits
+//! pick layer i, its top 53 bits a point x uniform in [0, x_i); x < x_{i+1} is
+//! accepted at once (about 97.8 % of draws). Otherwise, in the base strip, the
+//! point is in the tail, which returns r + Exp(1) (memorylessness), the Exp(1)
+//! by inverse transform −ln(1 − u) with a fresh u; in a higher layer a fresh
+//! uniform height y in [f_i, f_{i+1}) is drawn and x is accepted if
+//! y < `libm::exp(−x)`, else everything is drawn again. Every layer has the
+//! same area and the accepted points are exactly those under the curve, so the
+//! result is exponential up to float rounding: each layer's area is v to
+//! within about 1e-14 relative, an error below 1e-16 in any probability, and
+//! x lies on a grid of 2⁻⁵³ of its layer's width (finer than 2⁻⁴⁹ everywhere
+//! below r).
+//!
+//! Durations are rounded half up by truncation plus a comparison of the
+//! (exact) fractional part with 0.5, which equals `libm::round` on the
+//! non-negative values involved.
 
 use rand::RngCore;
 
@@ -287,6 +327,7 @@ fn nanos(d: Duration) -> f64 {
 
 /// Rounds a float number of nanoseconds to the nearest nanosecond, mapping
 /// NaN and negatives to zero and saturating at [`Dist::MAX_SAMPLE`].
+#[inline]
 fn duration_from_nanos(ns: f64) -> Duration {
     let cap = Dist::MAX_SAMPLE.as_nanos();
     if ns.is_nan() || ns <= 0.0 {
@@ -294,8 +335,20 @@ fn duration_from_nanos(ns: f64) -> Duration {
     } else if ns >= cap as f64 {
         Dist::MAX_SAMPLE
     } else {
-        Duration::from_nanos((libm::round(ns) as u64).min(cap))
+        Duration::from_nanos(round_half_up(ns).min(cap))
     }
+}
+
+/// Rounds a finite `x` in `[0, 2⁶³)` to the nearest integer, ties upward:
+/// exactly `libm::round` there (which breaks ties away from zero), without a
+/// call. `x − trunc(x)` is exact (Sterbenz: trunc(x) ≥ x/2 once x ≥ 1), so the
+/// comparison with 0.5 sees the true fractional part. The conversions go
+/// through `i64`, one instruction each on x86-64, where `u64` needs several;
+/// from 2⁵² on every float is an integer, so the increment cannot overflow.
+#[inline]
+fn round_half_up(x: f64) -> u64 {
+    let whole = x as i64;
+    (whole + i64::from(x - whole as f64 >= 0.5)) as u64
 }
 
 /// (μ, σ) of the underlying normal, in log-nanoseconds, of a log-normal with
@@ -336,12 +389,127 @@ pub fn uniform_below<R: RngCore + ?Sized>(rng: &mut R, n: u64) -> u64 {
     (wide >> 64) as u64
 }
 
-/// An exponential variate with the given mean, by inverse transform:
-/// `-mean · ln(1 − u)` with `u` from [`unit_f64`], so the logarithm's argument
-/// is in `[2⁻⁵³, 1]` and never zero. The result is finite, at most about
-/// 36.7 · mean.
+/// An exponential variate with the given mean: `mean` times a standard
+/// exponential drawn by the ziggurat method (see the module docs).
+///
+/// One `next_u64` suffices about 97.8 % of the time; the rest draw one or a
+/// few more. The result is finite and non-negative for a finite non-negative
+/// `mean`, and at most (r + 53 ln 2) · mean ≈ 44.4 · mean.
 pub fn exponential_f64<R: RngCore + ?Sized>(rng: &mut R, mean: f64) -> f64 {
-    -mean * libm::log(1.0 - unit_f64(rng))
+    mean * standard_exponential(rng)
+}
+
+/// The right edge r = x₁ of the ziggurat's base strip: the largest `f64`
+/// below the exact root r* = 7.697117470131049714…, so that the table
+/// recursion closes with f₂₅₆ ≥ 1 (see the module docs).
+const ZIG_EXP_R: f64 = 7.697_117_470_131_049;
+
+/// The number of layers of the exponential ziggurat.
+const ZIG_LAYERS: usize = 256;
+
+/// The exponential ziggurat's tables; see the module docs for their
+/// derivation. Built once, by [`zig_exp_tables`].
+struct ZigExpTables {
+    /// `fast[i] = (x_i · 2⁻⁵³, x_{i+1})`: the scale from a 53-bit integer to a
+    /// point of layer `i`, and the edge below which that point is accepted
+    /// outright. Paired so that the common path reads one cache line.
+    fast: [(f64, f64); ZIG_LAYERS],
+    /// `f[i]` = e^(−x_i), the bottom of layer `i` (`f[0]` = 0 is unused and
+    /// `f[256]` ≥ 1 is the top of the top layer).
+    f: [f64; ZIG_LAYERS + 1],
+}
+
+/// The tables, computed at first use with `libm` only, hence bit-identical on
+/// every platform.
+#[inline]
+fn zig_exp_tables() -> &'static ZigExpTables {
+    static TABLES: std::sync::OnceLock<ZigExpTables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(build_zig_exp_tables)
+}
+
+/// Builds [`ZigExpTables`] by the recursion of the module docs.
+fn build_zig_exp_tables() -> ZigExpTables {
+    let r = ZIG_EXP_R;
+    let f_r = libm::exp(-r);
+    // The area of every layer: the base rectangle r·e^(−r) plus the tail e^(−r).
+    let v = (r + 1.0) * f_r;
+    let mut x = [0.0; ZIG_LAYERS + 1];
+    let mut f = [0.0; ZIG_LAYERS + 1];
+    x[0] = v / f_r;
+    x[1] = r;
+    f[1] = f_r;
+    for i in 1..ZIG_LAYERS {
+        // Layer i spans [0, x_i] × [f_i, f_{i+1}] with area exactly v.
+        f[i + 1] = f[i] + v / x[i];
+        if i + 1 < ZIG_LAYERS {
+            let mut edge = -libm::log(f[i + 1]);
+            // Every x below the edge must lie under the whole layer,
+            // e^(−x) ≥ f_{i+1}, as `libm::exp` computes it: step down by
+            // ulps if rounding put the edge too far right.
+            while libm::exp(-edge) < f[i + 1] {
+                edge = f64::from_bits(edge.to_bits() - 1);
+            }
+            x[i + 1] = edge;
+        }
+    }
+    // x[256] stays 0: the top layer has no rectangle entirely under the curve.
+    let mut fast = [(0.0, 0.0); ZIG_LAYERS];
+    for (i, slot) in fast.iter_mut().enumerate() {
+        *slot = (x[i] * (1.0 / (1u64 << 53) as f64), x[i + 1]);
+    }
+    ZigExpTables { fast, f }
+}
+
+/// A standard exponential variate (mean 1) by the ziggurat method: the
+/// common case inline, the rest in [`standard_exponential_slow`].
+#[inline]
+fn standard_exponential<R: RngCore + ?Sized>(rng: &mut R) -> f64 {
+    let tables = zig_exp_tables();
+    let bits = rng.next_u64();
+    let (i, x) = zig_exp_point(tables, bits);
+    if x < tables.fast[i].1 {
+        x
+    } else {
+        standard_exponential_slow(rng, tables, i, x)
+    }
+}
+
+/// The layer `i` and the point `x` in it that one word picks: the low 8 bits
+/// choose the layer, the top 53 the point.
+#[inline(always)]
+fn zig_exp_point(tables: &ZigExpTables, bits: u64) -> (usize, f64) {
+    let i = (bits & 0xff) as usize;
+    (i, (bits >> 11) as f64 * tables.fast[i].0)
+}
+
+/// The rest of [`standard_exponential`] once the point `x` of layer `i` has
+/// failed the fast test: the tail, the wedge and, on rejection, new draws.
+#[cold]
+#[inline(never)]
+fn standard_exponential_slow<R: RngCore + ?Sized>(
+    rng: &mut R,
+    tables: &ZigExpTables,
+    mut i: usize,
+    mut x: f64,
+) -> f64 {
+    loop {
+        if i == 0 {
+            // The tail beyond r: r + Exp(1) by the memoryless property, the
+            // Exp(1) by inverse transform with 1 − u in [2⁻⁵³, 1].
+            return ZIG_EXP_R - libm::log(1.0 - unit_f64(rng));
+        }
+        // The wedge: a uniform height in the layer, kept if under the curve.
+        let (low, high) = (tables.f[i], tables.f[i + 1]);
+        let y = low + unit_f64(rng) * (high - low);
+        if y < libm::exp(-x) {
+            return x;
+        }
+        // Rejected: start again from a new word.
+        (i, x) = zig_exp_point(tables, rng.next_u64());
+        if x < tables.fast[i].1 {
+            return x;
+        }
+    }
 }
 
 /// `true` with probability `p` (`p <= 0` never, `p >= 1` always, NaN never).
@@ -519,14 +687,189 @@ mod tests {
         assert_eq!(uniform_below(&mut Fixed(u64::MAX), u64::MAX), u64::MAX - 1);
     }
 
+    /// A generator that returns the given words in turn, then panics.
+    struct Words(Vec<u64>);
+    impl RngCore for Words {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            assert!(!self.0.is_empty(), "drew more words than expected");
+            self.0.remove(0)
+        }
+        fn fill_bytes(&mut self, _: &mut [u8]) {
+            unimplemented!()
+        }
+    }
+
     #[test]
-    fn exponential_never_takes_log_of_zero() {
+    fn exponential_edge_draws() {
         assert_eq!(exponential_f64(&mut Fixed(0), 1.0), 0.0);
-        let top = exponential_f64(&mut Fixed(u64::MAX), 1.0);
+        // Layer 0, top of the strip: the tail, r + Exp(1). The Exp(1) never
+        // takes the log of zero: 1 − u is at least 2⁻⁵³.
+        let strip_end: u64 = !0xff;
+        let mut rng = Words(vec![strip_end, 0]);
+        assert_eq!(exponential_f64(&mut rng, 1.0), ZIG_EXP_R);
+        let mut rng = Words(vec![strip_end, u64::MAX]);
+        let top = exponential_f64(&mut rng, 1.0);
+        let want = ZIG_EXP_R + 53.0 * core::f64::consts::LN_2;
+        assert!((top - want).abs() < 1e-12, "{top}");
+        // Just inside the base rectangle: accepted with one word.
+        let t = zig_exp_tables();
+        let inside = ((ZIG_EXP_R / t.fast[0].0) as u64 - 1) << 11;
+        let x = exponential_f64(&mut Words(vec![inside]), 1.0);
+        assert!(x < ZIG_EXP_R && x > ZIG_EXP_R - 1e-6, "{x}");
+        // Top layer, top corner: the wedge rejects (y ≈ f₂₅₆ ≥ 1 > e^(−x₂₅₅))
+        // and draws again; then the bottom corner (y = f₂₅₅ < e^(−x)) is kept.
+        let corner = u64::MAX;
+        let mut rng = Words(vec![corner, u64::MAX, 0xff | (1 << 11), 0]);
+        let x = exponential_f64(&mut rng, 2.0);
+        assert_eq!(x, 2.0 * t.fast[255].0);
+        assert!(rng.0.is_empty());
+    }
+
+    #[test]
+    fn ziggurat_tables_are_consistent() {
+        let t = zig_exp_tables();
+        let r = ZIG_EXP_R;
+        let v = (r + 1.0) * libm::exp(-r);
+        // v* = 3.949659822581557…e-3 (the paper prints 3.949659822581572e-3).
+        assert!((v - 3.949_659_822_581_557e-3).abs() < 1e-17, "v = {v}");
+        let x: Vec<f64> = t
+            .fast
+            .iter()
+            .map(|&(scale, _)| scale * 2f64.powi(53))
+            .collect();
+        // The base strip: virtual width v / e^(−r), fast edge r.
+        assert_eq!(t.fast[0].1, r);
+        assert!((x[0] * t.f[1] - v).abs() <= 1e-18);
+        for i in 1..ZIG_LAYERS {
+            // Each layer has area v and sits on the one below.
+            let area = x[i] * (t.f[i + 1] - t.f[i]);
+            assert!(rel(area, v) < 1e-13, "layer {i}: area {area}");
+            assert_eq!(t.fast[i - 1].1, x[i], "edge of layer {}", i - 1);
+            assert!(x[i] < x[i - 1] && t.f[i + 1] > t.f[i]);
+            // Everything left of the edge is under the whole layer (the top
+            // layer, reaching above 1, has no such edge).
+            let edge = t.fast[i].1;
+            if i + 1 < ZIG_LAYERS {
+                assert!(libm::exp(-edge) >= t.f[i + 1], "layer {i}");
+                assert!(rel(edge, -libm::log(t.f[i + 1])) < 1e-15);
+            }
+        }
+        // The recursion closes: the top layer reaches the curve's top.
+        assert!(t.f[ZIG_LAYERS] >= 1.0 && t.f[ZIG_LAYERS] < 1.0 + 1e-13);
+        assert_eq!(t.fast[ZIG_LAYERS - 1].1, 0.0);
+        // The share of draws accepted by the first comparison.
+        let fast = t
+            .fast
+            .iter()
+            .map(|&(s, e)| e / (s * 2f64.powi(53)))
+            .sum::<f64>()
+            / 256.0;
+        assert!((fast - 0.978).abs() < 0.0005, "{fast}");
+    }
+
+    #[test]
+    fn exponential_matches_cdf_and_tail() {
+        // Kolmogorov–Smirnov against 1 − e^(−x) with 10⁶ samples, below the
+        // 1 % critical value 1.63/√n.
+        let mut rng = ChaCha8Rng::seed_from_u64(61);
+        let n = 1_000_000;
+        let mut xs: Vec<f64> = (0..n).map(|_| exponential_f64(&mut rng, 1.0)).collect();
+        assert!(xs.iter().all(|x| x.is_finite() && *x >= 0.0));
+        xs.sort_unstable_by(f64::total_cmp);
+        let mut d: f64 = 0.0;
+        for (k, &x) in xs.iter().enumerate() {
+            let cdf = -libm::expm1(-x);
+            d = d.max(cdf - k as f64 / n as f64);
+            d = d.max((k + 1) as f64 / n as f64 - cdf);
+        }
+        let critical = 1.63 / libm::sqrt(n as f64);
+        assert!(d < critical, "KS statistic {d} vs {critical}");
+        // The tail beyond r ≈ 7.7 (the slow path of the base strip) has the
+        // right mass: P(X > 8) = e^(−8), 4·10⁶ draws, ± 4 standard deviations.
+        let draws = 4_000_000;
+        let beyond = (0..draws)
+            .filter(|_| exponential_f64(&mut rng, 1.0) > 8.0)
+            .count() as f64;
+        let want = draws as f64 * libm::exp(-8.0);
         assert!(
-            (top - 53.0 * core::f64::consts::LN_2).abs() < 1e-12,
-            "{top}"
+            (beyond - want).abs() < 4.0 * libm::sqrt(want),
+            "{beyond} beyond 8, want {want}"
         );
+        // And the mean and variance are 1.
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
+        assert!((mean - 1.0).abs() < 0.005, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.015, "variance {var}");
+    }
+
+    #[test]
+    fn round_half_up_matches_libm_round() {
+        let cap = Dist::MAX_SAMPLE.as_nanos() as f64;
+        let two53 = 2f64.powi(53);
+        let mut cases = vec![
+            0.0,
+            f64::MIN_POSITIVE,
+            1e-300,
+            0.25,
+            0.49999999999999994,
+            0.5,
+            0.5000000000000001,
+            0.75,
+            1.0,
+            1.4999999999999998,
+            1.5,
+            2.5,
+            3.5,
+            1e7 + 0.5,
+            4_503_599_627_370_495.5, // 2⁵² − 0.5, the last half-integer
+            4_503_599_627_370_496.0,
+            two53 - 1.0,
+            two53,
+            two53 + 2.0,
+            1e18,
+            cap - 512.0,
+            cap,
+        ];
+        for k in 0..64 {
+            let p = 2f64.powi(k);
+            cases.extend([p, p - 0.5, p + 0.5]);
+            cases.push(f64::from_bits(p.to_bits() - 1));
+            cases.push(f64::from_bits(p.to_bits() + 1));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        for _ in 0..100_000 {
+            // Spread over every binade below 2⁶³.
+            let scale = 2f64.powi(uniform_below(&mut rng, 126) as i32 - 63);
+            cases.push(unit_f64(&mut rng) * scale);
+            cases.push((uniform_below(&mut rng, 1 << 20) as f64 + 0.5) * scale.min(1.0));
+        }
+        for x in cases
+            .into_iter()
+            .filter(|x| *x >= 0.0 && *x < 2f64.powi(63))
+        {
+            assert_eq!(round_half_up(x), libm::round(x) as u64, "{x:e}");
+            // duration_from_nanos is unchanged from the libm::round version.
+            let old = if x <= 0.0 {
+                0
+            } else if x >= cap {
+                cap as u64
+            } else {
+                (libm::round(x) as u64).min(cap as u64)
+            };
+            assert_eq!(duration_from_nanos(x).as_nanos(), old, "{x:e}");
+        }
+        assert_eq!(duration_from_nanos(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_from_nanos(-0.0), Duration::ZERO);
+        assert_eq!(duration_from_nanos(-2.5), Duration::ZERO);
+        assert_eq!(duration_from_nanos(f64::INFINITY), Dist::MAX_SAMPLE);
+        assert_eq!(duration_from_nanos(1e300), Dist::MAX_SAMPLE);
+        assert_eq!(duration_from_nanos(cap - 0.5 * 512.0), Dist::MAX_SAMPLE);
+        assert_eq!(duration_from_nanos(0.5), Duration::from_nanos(1));
+        assert_eq!(duration_from_nanos(2.5), Duration::from_nanos(3));
+        assert_eq!(duration_from_nanos(0.49999999999999994), Duration::ZERO);
     }
 
     #[test]
@@ -707,7 +1050,7 @@ mod tests {
             .collect();
         assert_eq!(got, PINNED);
     }
-    const PINNED: [u64; 5] = [11_818_962, 8_998_596, 40_765_268, 1_624_705, 11_586_913];
+    const PINNED: [u64; 5] = [11_818_962, 8_998_596, 40_765_268, 1_976_148, 11_586_913];
 
     #[test]
     fn heavy_tails_saturate() {
