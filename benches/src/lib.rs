@@ -9,9 +9,12 @@
 //!   run loop ([`run`]) that the binary and the criterion benches both use.
 //! - `src/bin/phold.rs` is the PHOLD binary, held against the plain binary-heap
 //!   reference `shared/bench/phold_ref.cpp`: same arguments, same output lines.
+//! - `src/bin/idle_memory.rs` measures the kernel's resident memory per idle
+//!   node on the internet model (100,000 nodes by default).
 //! - `benches/queue.rs` compares [`sim_core::EventQueue`] with
 //!   `std::collections::BinaryHeap` in a PHOLD-like hold pattern;
-//!   `benches/kernel.rs` times a fixed-size PHOLD run through the kernel.
+//!   `benches/kernel.rs` times a fixed-size PHOLD run through the kernel;
+//!   `benches/flood.rs` times whole flood scenarios as `p2psim run` runs them.
 //! - `phold-compare.sh` builds the binary and the reference and prints both
 //!   figures and their ratio (medians of three runs).
 //!
@@ -20,7 +23,8 @@
 //! ```text
 //! cargo build --release -p benches
 //! target/release/phold 1000 10 10000000      # LPS EVENTS_PER_LP TOTAL_EVENTS
-//! cargo bench -p benches                     # criterion: queue and kernel
+//! target/release/idle_memory 100000          # kernel bytes per idle node
+//! cargo bench -p benches                     # criterion: queue, kernel, flood
 //! benches/phold-compare.sh                   # p2psim vs the C++ reference
 //! ```
 //!

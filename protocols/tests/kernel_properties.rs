@@ -26,9 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use proptest::prelude::*;
-use rand_chacha::rand_core::RngCore as _;
 use protocols::flood::{self, Flood, FloodCommand, FloodConfig, FloodEvent};
 use protocols::ping::{self, Ping, PingCommand, PingConfig, PingEvent};
+use rand_chacha::rand_core::RngCore as _;
 use sim_core::network::{LinkChange, Loss};
 use sim_core::{
     Bandwidth, Builder, ByteSize, Dist, DropCause, Duration, Fault, GraphNetwork, Instant,
