@@ -45,14 +45,6 @@ impl Observe for StackEvent {
     }
 }
 
-fn lift<E>(out: Output<E>, wrap: fn(E) -> StackEvent) -> Output<StackEvent> {
-    match out {
-        Output::Transmit { to, bytes } => Output::Transmit { to, bytes },
-        Output::Event(e) => Output::Event(wrap(e)),
-        Output::Drop { from, len, cause } => Output::Drop { from, len, cause },
-    }
-}
-
 impl Protocol for Stack {
     type Command = StackCommand;
     type Event = StackEvent;
@@ -83,8 +75,8 @@ impl Protocol for Stack {
 
     fn poll_output(&mut self) -> Option<Output<StackEvent>> {
         match self {
-            Stack::Ping(p) => p.poll_output().map(|o| lift(o, StackEvent::Ping)),
-            Stack::Flood(p) => p.poll_output().map(|o| lift(o, StackEvent::Flood)),
+            Stack::Ping(p) => p.poll_output().map(|o| o.map_event(StackEvent::Ping)),
+            Stack::Flood(p) => p.poll_output().map(|o| o.map_event(StackEvent::Flood)),
         }
     }
 

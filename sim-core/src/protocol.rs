@@ -109,6 +109,18 @@ pub enum Output<E> {
     },
 }
 
+impl<E> Output<E> {
+    /// The same output with its event (if it is one) mapped through `f`: how a
+    /// stack that holds several protocols reports their events as its own.
+    pub fn map_event<F>(self, f: impl FnOnce(E) -> F) -> Output<F> {
+        match self {
+            Output::Transmit { to, bytes } => Output::Transmit { to, bytes },
+            Output::Event(e) => Output::Event(f(e)),
+            Output::Drop { from, len, cause } => Output::Drop { from, len, cause },
+        }
+    }
+}
+
 /// A sans-IO protocol state machine. See the [module docs](self) for the
 /// driver's loop and the rules.
 pub trait Protocol {

@@ -24,7 +24,7 @@
 //! values. Once `new_checked` succeeds, `parse` never panics, whatever the
 //! bytes: it returns an [`Error`] instead.
 
-use std::ops::Range;
+use crate::bytes::read;
 
 /// The first byte of every flood datagram: `F`.
 pub const MAGIC: u8 = b'F';
@@ -176,13 +176,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[HEADER_LEN..]
     }
-}
-
-/// Copies a fixed-size field out of a buffer known to be long enough.
-fn read<const N: usize>(buffer: &[u8], range: Range<usize>) -> [u8; N] {
-    let mut bytes = [0; N];
-    bytes.copy_from_slice(&buffer[range]);
-    bytes
 }
 
 /// What a flood datagram says.

@@ -20,7 +20,7 @@
 //! values. Once `new_checked` succeeds, `parse` never panics, whatever the
 //! bytes: it returns an [`Error`] instead.
 
-use std::ops::Range;
+use crate::bytes::read;
 
 /// The first byte of every ping datagram: `P`.
 pub const MAGIC: u8 = b'P';
@@ -159,13 +159,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn padding_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[HEADER_LEN..]
     }
-}
-
-/// Copies a fixed-size field out of a buffer known to be long enough.
-fn read<const N: usize>(buffer: &[u8], range: Range<usize>) -> [u8; N] {
-    let mut bytes = [0; N];
-    bytes.copy_from_slice(&buffer[range]);
-    bytes
 }
 
 /// Whether a datagram asks for an echo or is one.
