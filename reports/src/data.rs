@@ -1,0 +1,420 @@
+//! A run's results as tables: what the CSV files hold, and the in-memory form
+//! the charts and the HTML report are drawn from.
+//!
+//! `p2psim run` writes these tables; `p2psim report DIR` reads them back with
+//! [`RunData::load`] and draws the same charts and report, so a report never
+//! shows anything its folder's CSV files do not hold.
+//!
+//! Times are integer nanoseconds of virtual time (`*_ns`); latencies are
+//! milliseconds.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::summary::RunSummary;
+
+/// One delivery: a row of `deliveries.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    /// The message's id.
+    pub message: u64,
+    /// The node that sent it.
+    pub source: u32,
+    /// The node it was delivered at.
+    pub destination: u32,
+    /// When it was sent.
+    pub sent_ns: u64,
+    /// When it was delivered.
+    pub delivered_ns: u64,
+    /// `delivered_ns − sent_ns`, in milliseconds.
+    pub latency_ms: f64,
+    /// Network hops of the copy delivered.
+    pub hops: u32,
+}
+
+/// One interval of the run: a row of `timeseries.csv`.
+///
+/// `messages`, `expected` and `delivered_of_sent` are about the messages
+/// *sent* in the interval (so `delivered_of_sent / expected` is the delivery
+/// ratio of what was sent then, however late it arrived); `deliveries` and the
+/// latencies are about deliveries that *happened* in the interval; packets,
+/// bytes and drops are network events in the interval; `nodes_up` is the
+/// number of nodes up at the interval's end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntervalRow {
+    /// Start of the interval (inclusive).
+    pub start_ns: u64,
+    /// End of the interval (exclusive).
+    pub end_ns: u64,
+    /// Application messages sent.
+    pub messages: u64,
+    /// Deliveries those messages should produce.
+    pub expected: u64,
+    /// Deliveries those messages produced (at any time).
+    pub delivered_of_sent: u64,
+    /// Deliveries that happened in the interval.
+    pub deliveries: u64,
+    /// Mean latency of the deliveries in the interval (0 if none).
+    pub latency_mean_ms: f64,
+    /// Median latency of the deliveries in the interval (0 if none).
+    pub latency_p50_ms: f64,
+    /// 99th-percentile latency of the deliveries in the interval (0 if none).
+    pub latency_p99_ms: f64,
+    /// Datagrams handed to the network.
+    pub packets_sent: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Drops by cause name, one column each in the CSV (`drop_loss`,
+    /// `drop_queue_full`, …).
+    pub drops: BTreeMap<String, u64>,
+    /// Nodes up at the end of the interval.
+    pub nodes_up: u32,
+}
+
+impl IntervalRow {
+    /// Delivery ratio of the messages sent in the interval, if any were.
+    pub fn delivery_ratio(&self) -> Option<f64> {
+        (self.expected > 0).then(|| self.delivered_of_sent as f64 / self.expected as f64)
+    }
+    /// All drops in the interval.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.values().sum()
+    }
+}
+
+/// One node's totals: a row of `nodes.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRow {
+    /// The node's id.
+    pub node: u32,
+    /// The node's group in the scenario.
+    pub group: String,
+    /// Datagrams sent.
+    pub packets_sent: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Datagrams received.
+    pub packets_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Messages it relayed for others.
+    pub relays: u64,
+    /// Drops recorded at this node (as sender or receiver).
+    pub drops: u64,
+    /// Energy spent in joules, where the scenario models energy (empty
+    /// otherwise).
+    pub energy_j: Option<f64>,
+}
+
+/// A fault applied during the run: a row of `faults.csv`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRow {
+    /// When it was applied.
+    pub time_ns: u64,
+    /// What kind: crash, restart, partition, heal, link.
+    pub kind: String,
+    /// Which node or link, in words.
+    pub detail: String,
+}
+
+/// Everything a run's report is drawn from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunData {
+    /// The headline figures (`summary.json`).
+    pub summary: RunSummary,
+    /// Every delivery (`deliveries.csv`).
+    pub deliveries: Vec<DeliveryRow>,
+    /// Per-interval figures (`timeseries.csv`).
+    pub timeseries: Vec<IntervalRow>,
+    /// Per-node totals (`nodes.csv`).
+    pub nodes: Vec<NodeRow>,
+    /// Faults applied (`faults.csv`).
+    pub faults: Vec<FaultRow>,
+    /// The scenario file's text (`scenario.ron`).
+    pub scenario_text: String,
+}
+
+/// File names inside a run's folder.
+pub mod files {
+    /// The summary.
+    pub const SUMMARY: &str = "summary.json";
+    /// Deliveries.
+    pub const DELIVERIES: &str = "deliveries.csv";
+    /// Time series.
+    pub const TIMESERIES: &str = "timeseries.csv";
+    /// Nodes.
+    pub const NODES: &str = "nodes.csv";
+    /// Faults.
+    pub const FAULTS: &str = "faults.csv";
+    /// A copy of the scenario file the run used.
+    pub const SCENARIO: &str = "scenario.ron";
+    /// The HTML report.
+    pub const REPORT: &str = "report.html";
+}
+
+/// Why a run's folder could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A file's contents are not what the run writes.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl RunData {
+    /// Reads a run's folder back.
+    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        let summary_path = dir.join(files::SUMMARY);
+        let summary_text = read(&summary_path)?;
+        let summary = serde_json::from_str(&summary_text)
+            .map_err(|e| LoadError::Format { path: summary_path, message: e.to_string() })?;
+        Ok(RunData {
+            summary,
+            deliveries: read_csv(&dir.join(files::DELIVERIES))?,
+            timeseries: read_timeseries(&dir.join(files::TIMESERIES))?,
+            nodes: read_csv(&dir.join(files::NODES))?,
+            faults: read_csv(&dir.join(files::FAULTS))?,
+            scenario_text: read(&dir.join(files::SCENARIO))?,
+        })
+    }
+
+    /// Writes every table, the summary and the scenario copy into `dir`,
+    /// each atomically.
+    pub fn write_tables(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        self.summary.write(&dir.join(files::SUMMARY))?;
+        write_csv(&dir.join(files::DELIVERIES), &self.deliveries)?;
+        write_timeseries(&dir.join(files::TIMESERIES), &self.timeseries)?;
+        write_csv(&dir.join(files::NODES), &self.nodes)?;
+        write_csv(&dir.join(files::FAULTS), &self.faults)?;
+        write_atomic(&dir.join(files::SCENARIO), |w| w.write_all(self.scenario_text.as_bytes()))
+    }
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadError> {
+    let text = read(path)?;
+    csv::Reader::from_reader(text.as_bytes())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .map_err(|e| LoadError::Format { path: path.to_path_buf(), message: e.to_string() })
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> io::Result<()> {
+    write_atomic(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        for row in rows {
+            csv.serialize(row)?;
+        }
+        csv.flush()
+    })
+}
+
+/// The fixed columns of `timeseries.csv` before the drop columns.
+const TIMESERIES_FIXED: [&str; 11] = [
+    "start_ns",
+    "end_ns",
+    "messages",
+    "expected",
+    "delivered_of_sent",
+    "deliveries",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "packets_sent",
+    "bytes_sent",
+];
+
+/// `timeseries.csv` has one `drop_<cause>` column per cause, which the csv
+/// crate's serde support cannot flatten from a map; the rows are written and
+/// read field by field.
+fn write_timeseries(path: &Path, rows: &[IntervalRow]) -> io::Result<()> {
+    let causes: Vec<&String> = rows.first().map(|r| r.drops.keys().collect()).unwrap_or_default();
+    write_atomic(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let mut header: Vec<String> = TIMESERIES_FIXED.iter().map(|s| s.to_string()).collect();
+        header.extend(causes.iter().map(|c| format!("drop_{c}")));
+        header.push("nodes_up".into());
+        csv.write_record(&header)?;
+        for r in rows {
+            let mut rec = vec![
+                r.start_ns.to_string(),
+                r.end_ns.to_string(),
+                r.messages.to_string(),
+                r.expected.to_string(),
+                r.delivered_of_sent.to_string(),
+                r.deliveries.to_string(),
+                format!("{:.6}", r.latency_mean_ms),
+                format!("{:.6}", r.latency_p50_ms),
+                format!("{:.6}", r.latency_p99_ms),
+                r.packets_sent.to_string(),
+                r.bytes_sent.to_string(),
+            ];
+            rec.extend(causes.iter().map(|c| r.drops.get(*c).copied().unwrap_or(0).to_string()));
+            rec.push(r.nodes_up.to_string());
+            csv.write_record(&rec)?;
+        }
+        csv.flush()
+    })
+}
+
+fn read_timeseries(path: &Path) -> Result<Vec<IntervalRow>, LoadError> {
+    let format = |message: String| LoadError::Format { path: path.to_path_buf(), message };
+    let text = read(path)?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().map_err(|e| format(e.to_string()))?.iter().map(String::from).collect();
+    let fixed = TIMESERIES_FIXED.len();
+    if header.len() < fixed + 1 || header[..fixed] != TIMESERIES_FIXED || header.last().map(String::as_str) != Some("nodes_up") {
+        return Err(format(format!("expected the columns {} … drop_<cause> … nodes_up", TIMESERIES_FIXED.join(","))));
+    }
+    let causes: Vec<String> = header[fixed..header.len() - 1]
+        .iter()
+        .map(|h| h.strip_prefix("drop_").map(String::from).ok_or_else(|| format(format!("unexpected column {h:?}"))))
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format(e.to_string()))?;
+        let int = |i: usize| record[i].parse::<u64>().map_err(|e| format(format!("column {}: {e}", header[i])));
+        let float = |i: usize| record[i].parse::<f64>().map_err(|e| format(format!("column {}: {e}", header[i])));
+        let mut drops = BTreeMap::new();
+        for (k, cause) in causes.iter().enumerate() {
+            drops.insert(cause.clone(), int(fixed + k)?);
+        }
+        rows.push(IntervalRow {
+            start_ns: int(0)?,
+            end_ns: int(1)?,
+            messages: int(2)?,
+            expected: int(3)?,
+            delivered_of_sent: int(4)?,
+            deliveries: int(5)?,
+            latency_mean_ms: float(6)?,
+            latency_p50_ms: float(7)?,
+            latency_p99_ms: float(8)?,
+            packets_sent: int(9)?,
+            bytes_sent: int(10)?,
+            drops,
+            nodes_up: u32::try_from(int(header.len() - 1)?).map_err(|e| format(e.to_string()))?,
+        });
+    }
+    Ok(rows)
+}
+
+/// A small, consistent run for tests of the charts and the report.
+#[cfg(test)]
+pub(crate) fn sample_run() -> RunData {
+    use crate::summary::LatencyMs;
+    let causes = ["link_down", "loss", "queue_full"];
+    let deliveries: Vec<DeliveryRow> = (0..200u64)
+        .map(|i| {
+            let sent = i * 50_000_000;
+            let latency = 5_000_000 + (i % 17) * 3_000_000;
+            DeliveryRow {
+                message: i / 4,
+                source: (i % 5) as u32,
+                destination: (i % 7) as u32 + 5,
+                sent_ns: sent,
+                delivered_ns: sent + latency,
+                latency_ms: latency as f64 / 1e6,
+                hops: (i % 6) as u32 + 1,
+            }
+        })
+        .collect();
+    let timeseries = (0..10u64)
+        .map(|k| IntervalRow {
+            start_ns: k * 1_000_000_000,
+            end_ns: (k + 1) * 1_000_000_000,
+            messages: 5,
+            expected: 25,
+            delivered_of_sent: if k == 4 { 10 } else { 20 },
+            deliveries: 20,
+            latency_mean_ms: 20.0 + k as f64,
+            latency_p50_ms: 18.0 + k as f64,
+            latency_p99_ms: 50.0 + 2.0 * k as f64,
+            packets_sent: 100 + k,
+            bytes_sent: 10_000 * (k + 1),
+            drops: causes.iter().map(|c| (c.to_string(), k % 3)).collect(),
+            nodes_up: if k == 4 { 11 } else { 12 },
+        })
+        .collect();
+    let nodes = (0..12u32)
+        .map(|n| NodeRow {
+            node: n,
+            group: if n < 5 { "senders".into() } else { "receivers".into() },
+            packets_sent: 10 * u64::from(n),
+            bytes_sent: 1000 * u64::from(n * n),
+            packets_received: 7,
+            bytes_received: 700,
+            relays: u64::from(n % 3),
+            drops: u64::from(n % 2),
+            energy_j: None,
+        })
+        .collect();
+    RunData {
+        summary: RunSummary {
+            scenario: "sample".into(),
+            seed: 7,
+            trace_hash: "0123456789abcdef".into(),
+            messages: 50,
+            deliveries: 200,
+            delivery_ratio: 0.8,
+            latency_ms: LatencyMs { p50: 29.0, p90: 47.0, p99: 53.0, mean: 29.5, max: 53.0 },
+            hops_mean: 3.5,
+            drops: causes.iter().map(|c| (c.to_string(), 9)).collect(),
+            packets_sent: 1045,
+            bytes_sent: 550_000,
+            events: 5000,
+            wall_s: 0.01,
+        },
+        deliveries,
+        timeseries,
+        nodes,
+        faults: vec![
+            FaultRow { time_ns: 4_000_000_000, kind: "crash".into(), detail: "node 3".into() },
+            FaultRow { time_ns: 5_000_000_000, kind: "restart".into(), detail: "node 3".into() },
+        ],
+        scenario_text: "(name: \"sample\", seed: 7)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_round_trip_through_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = sample_run();
+        run.write_tables(dir.path()).unwrap();
+        let back = RunData::load(dir.path()).unwrap();
+        assert_eq!(back, run);
+    }
+
+    #[test]
+    fn a_mangled_table_is_a_format_error() {
+        let dir = tempfile::tempdir().unwrap();
+        sample_run().write_tables(dir.path()).unwrap();
+        std::fs::write(dir.path().join(files::TIMESERIES), "start_ns,oops\n1,2\n").unwrap();
+        assert!(matches!(RunData::load(dir.path()), Err(LoadError::Format { .. })));
+        std::fs::remove_file(dir.path().join(files::NODES)).unwrap();
+        assert!(RunData::load(dir.path()).is_err());
+    }
+}
