@@ -182,8 +182,10 @@ impl RunData {
     pub fn load(dir: &Path) -> Result<Self, LoadError> {
         let summary_path = dir.join(files::SUMMARY);
         let summary_text = read(&summary_path)?;
-        let summary = serde_json::from_str(&summary_text)
-            .map_err(|e| LoadError::Format { path: summary_path, message: e.to_string() })?;
+        let summary = serde_json::from_str(&summary_text).map_err(|e| LoadError::Format {
+            path: summary_path,
+            message: e.to_string(),
+        })?;
         Ok(RunData {
             summary,
             deliveries: read_csv(&dir.join(files::DELIVERIES))?,
@@ -203,12 +205,17 @@ impl RunData {
         write_timeseries(&dir.join(files::TIMESERIES), &self.timeseries)?;
         write_csv(&dir.join(files::NODES), &self.nodes)?;
         write_csv(&dir.join(files::FAULTS), &self.faults)?;
-        write_atomic(&dir.join(files::SCENARIO), |w| w.write_all(self.scenario_text.as_bytes()))
+        write_atomic(&dir.join(files::SCENARIO), |w| {
+            w.write_all(self.scenario_text.as_bytes())
+        })
     }
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadError> {
@@ -216,7 +223,10 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadErr
     csv::Reader::from_reader(text.as_bytes())
         .deserialize()
         .collect::<Result<_, _>>()
-        .map_err(|e| LoadError::Format { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| LoadError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> io::Result<()> {
@@ -248,7 +258,10 @@ const TIMESERIES_FIXED: [&str; 11] = [
 /// crate's serde support cannot flatten from a map; the rows are written and
 /// read field by field.
 fn write_timeseries(path: &Path, rows: &[IntervalRow]) -> io::Result<()> {
-    let causes: Vec<&String> = rows.first().map(|r| r.drops.keys().collect()).unwrap_or_default();
+    let causes: Vec<&String> = rows
+        .first()
+        .map(|r| r.drops.keys().collect())
+        .unwrap_or_default();
     write_atomic(path, |w| {
         let mut csv = csv::Writer::from_writer(w);
         let mut header: Vec<String> = TIMESERIES_FIXED.iter().map(|s| s.to_string()).collect();
@@ -269,7 +282,11 @@ fn write_timeseries(path: &Path, rows: &[IntervalRow]) -> io::Result<()> {
                 r.packets_sent.to_string(),
                 r.bytes_sent.to_string(),
             ];
-            rec.extend(causes.iter().map(|c| r.drops.get(*c).copied().unwrap_or(0).to_string()));
+            rec.extend(
+                causes
+                    .iter()
+                    .map(|c| r.drops.get(*c).copied().unwrap_or(0).to_string()),
+            );
             rec.push(r.nodes_up.to_string());
             csv.write_record(&rec)?;
         }
@@ -278,23 +295,49 @@ fn write_timeseries(path: &Path, rows: &[IntervalRow]) -> io::Result<()> {
 }
 
 fn read_timeseries(path: &Path) -> Result<Vec<IntervalRow>, LoadError> {
-    let format = |message: String| LoadError::Format { path: path.to_path_buf(), message };
+    let format = |message: String| LoadError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
     let text = read(path)?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().map_err(|e| format(e.to_string()))?.iter().map(String::from).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format(e.to_string()))?
+        .iter()
+        .map(String::from)
+        .collect();
     let fixed = TIMESERIES_FIXED.len();
-    if header.len() < fixed + 1 || header[..fixed] != TIMESERIES_FIXED || header.last().map(String::as_str) != Some("nodes_up") {
-        return Err(format(format!("expected the columns {} … drop_<cause> … nodes_up", TIMESERIES_FIXED.join(","))));
+    if header.len() < fixed + 1
+        || header[..fixed] != TIMESERIES_FIXED
+        || header.last().map(String::as_str) != Some("nodes_up")
+    {
+        return Err(format(format!(
+            "expected the columns {} … drop_<cause> … nodes_up",
+            TIMESERIES_FIXED.join(",")
+        )));
     }
     let causes: Vec<String> = header[fixed..header.len() - 1]
         .iter()
-        .map(|h| h.strip_prefix("drop_").map(String::from).ok_or_else(|| format(format!("unexpected column {h:?}"))))
+        .map(|h| {
+            h.strip_prefix("drop_")
+                .map(String::from)
+                .ok_or_else(|| format(format!("unexpected column {h:?}")))
+        })
         .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| format(e.to_string()))?;
-        let int = |i: usize| record[i].parse::<u64>().map_err(|e| format(format!("column {}: {e}", header[i])));
-        let float = |i: usize| record[i].parse::<f64>().map_err(|e| format(format!("column {}: {e}", header[i])));
+        let int = |i: usize| {
+            record[i]
+                .parse::<u64>()
+                .map_err(|e| format(format!("column {}: {e}", header[i])))
+        };
+        let float = |i: usize| {
+            record[i]
+                .parse::<f64>()
+                .map_err(|e| format(format!("column {}: {e}", header[i])))
+        };
         let mut drops = BTreeMap::new();
         for (k, cause) in causes.iter().enumerate() {
             drops.insert(cause.clone(), int(fixed + k)?);
@@ -358,7 +401,11 @@ pub(crate) fn sample_run() -> RunData {
     let nodes = (0..12u32)
         .map(|n| NodeRow {
             node: n,
-            group: if n < 5 { "senders".into() } else { "receivers".into() },
+            group: if n < 5 {
+                "senders".into()
+            } else {
+                "receivers".into()
+            },
             packets_sent: 10 * u64::from(n),
             bytes_sent: 1000 * u64::from(n * n),
             packets_received: 7,
@@ -376,7 +423,13 @@ pub(crate) fn sample_run() -> RunData {
             messages: 50,
             deliveries: 200,
             delivery_ratio: 0.8,
-            latency_ms: LatencyMs { p50: 29.0, p90: 47.0, p99: 53.0, mean: 29.5, max: 53.0 },
+            latency_ms: LatencyMs {
+                p50: 29.0,
+                p90: 47.0,
+                p99: 53.0,
+                mean: 29.5,
+                max: 53.0,
+            },
             hops_mean: 3.5,
             drops: causes.iter().map(|c| (c.to_string(), 9)).collect(),
             packets_sent: 1045,
@@ -388,8 +441,16 @@ pub(crate) fn sample_run() -> RunData {
         timeseries,
         nodes,
         faults: vec![
-            FaultRow { time_ns: 4_000_000_000, kind: "crash".into(), detail: "node 3".into() },
-            FaultRow { time_ns: 5_000_000_000, kind: "restart".into(), detail: "node 3".into() },
+            FaultRow {
+                time_ns: 4_000_000_000,
+                kind: "crash".into(),
+                detail: "node 3".into(),
+            },
+            FaultRow {
+                time_ns: 5_000_000_000,
+                kind: "restart".into(),
+                detail: "node 3".into(),
+            },
         ],
         scenario_text: "(name: \"sample\", seed: 7)".into(),
     }
@@ -413,7 +474,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         sample_run().write_tables(dir.path()).unwrap();
         std::fs::write(dir.path().join(files::TIMESERIES), "start_ns,oops\n1,2\n").unwrap();
-        assert!(matches!(RunData::load(dir.path()), Err(LoadError::Format { .. })));
+        assert!(matches!(
+            RunData::load(dir.path()),
+            Err(LoadError::Format { .. })
+        ));
         std::fs::remove_file(dir.path().join(files::NODES)).unwrap();
         assert!(RunData::load(dir.path()).is_err());
     }

@@ -5,14 +5,27 @@
 //! - [`summary`]: `summary.json`, the run's headline figures;
 //! - [`data`]: the run's tables (`deliveries.csv`, `timeseries.csv`,
 //!   `nodes.csv`, `faults.csv`) and [`RunData`], what every chart and the report
-//!   are drawn from, read back from a run's folder by `p2psim report`.
+//!   are drawn from, read back from a run's folder by `p2psim report`;
+//! - [`charts`]: the run's charts (latency CDF, timeline with faults, hop
+//!   histogram, per-node load, drops by cause) and sweep charts with 95 %
+//!   confidence bands, as SVG and PNG;
+//! - [`html`]: `report.html`, one self-contained page (inline CSS and SVG, no
+//!   script, nothing fetched) with the summary, charts, faults, node groups and
+//!   the scenario file, every `summary.json` figure exact in a `data-value`;
+//! - [`mod@publish`]: from a run's folder of tables to its charts and report.html.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod atomic;
 pub mod charts;
 pub mod data;
+pub mod html;
+pub mod publish;
 pub mod summary;
 
+pub use charts::{
+    mean_ci95, render_run_charts, render_sweep_chart, Chart, ChartError, SweepChart, SweepSeries,
+};
 pub use data::RunData;
+pub use publish::{publish, PublishError};
 pub use summary::RunSummary;

@@ -10,7 +10,9 @@
 //! - [`build`]: from a scenario to a [`sim_core::Simulation`] — the network
 //!   model, the node groups and their protocol [`stack`], the [`workload`]
 //!   sources and the faults;
-//! - [`run`]: running it and collecting an [`run::Outcome`].
+//! - [`run`]: running it and collecting an [`run::Outcome`];
+//! - [`results`]: the outcome as the report's tables ([`reports::RunData`]);
+//! - [`trace_file`]: `--trace FILE`, the ordered event log as CSV.
 //!
 //! ```
 //! use std::path::Path;
@@ -37,7 +39,9 @@ pub mod build;
 pub mod error;
 pub mod load;
 pub mod network;
+pub mod results;
 pub mod run;
 pub mod schema;
 pub mod stack;
+pub mod trace_file;
 pub mod workload;

@@ -210,6 +210,9 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
         }
     }
 
+    if s.output.interval.is_some_and(|i| i.as_nanos() == 0) {
+        return Err(at.error("interval", None, "an interval longer than zero"));
+    }
     for w in &s.workload {
         known_group("group", &w.group)?;
         let sender = group(&w.group).expect("checked");

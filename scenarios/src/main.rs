@@ -2,16 +2,23 @@
 //!
 //! Exit status: 0 on success, 2 when a scenario file is invalid (the message
 //! names the file, line and column), 1 for any other failure (a file that
-//! cannot be read or written).
+//! cannot be read or written, a run folder that cannot be reported).
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration as WallDuration;
 
 use clap::{Parser, Subcommand};
-use reports::RunSummary;
+use indicatif::{ProgressBar, ProgressStyle};
+use scenarios::build::build;
+use scenarios::error::Locator;
 use scenarios::load::{load, LoadError};
-use scenarios::run::{run, Outcome};
+use scenarios::results::run_data;
+use scenarios::run::{finish_with_progress, Outcome};
+use scenarios::trace_file::TraceFile;
+use sim_core::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -26,24 +33,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario and write its results (summary.json, deliveries.csv).
+    /// Run a scenario; write its tables, charts and report.html.
     Run {
         /// The scenario file (.ron).
         file: PathBuf,
-        /// Output folder (default: the scenario's `output.dir`, else out/<name>/).
+        /// Output folder (default: the scenario's `output.dir`, else `out/<name>/`).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Seed to use instead of the scenario's.
         #[arg(long)]
         seed: Option<u64>,
-        /// Print nothing but errors.
+        /// Print nothing but errors, and show no progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Also write the ordered event log (time, node, kind, peer, size,
+        /// cause) as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Check a scenario file without running it.
     Validate {
         /// The scenario file (.ron).
         file: PathBuf,
+    },
+    /// Rebuild the charts and report.html of a run folder from its CSV files,
+    /// without rerunning.
+    Report {
+        /// The run's output folder.
+        dir: PathBuf,
     },
 }
 
@@ -69,16 +86,10 @@ fn main() -> ExitCode {
             out,
             seed,
             quiet,
-        } => run_command(&file, out, seed, quiet),
-        Command::Validate { file } => load(&file)
-            .map(|(s, _)| {
-                println!(
-                    "{}: ok ({} nodes)",
-                    file.display(),
-                    s.groups.iter().map(|g| u64::from(g.count)).sum::<u64>()
-                )
-            })
-            .map_err(Failure::from),
+            trace,
+        } => run_command(&file, out, seed, quiet, trace),
+        Command::Validate { file } => validate_command(&file),
+        Command::Report { dir } => report_command(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,39 +104,114 @@ fn main() -> ExitCode {
     }
 }
 
+fn validate_command(file: &Path) -> Result<(), Failure> {
+    let (scenario, _) = load(file)?;
+    let nodes: u64 = scenario.groups.iter().map(|g| u64::from(g.count)).sum();
+    println!("{}: ok ({nodes} nodes)", file.display());
+    Ok(())
+}
+
 fn run_command(
     file: &Path,
     out: Option<PathBuf>,
     seed: Option<u64>,
     quiet: bool,
+    trace: Option<PathBuf>,
 ) -> Result<(), Failure> {
     let (scenario, text) = load(file)?;
     let seed = seed.unwrap_or(scenario.seed);
-    let outcome =
-        run(&scenario, file, &text, seed).map_err(|e| Failure::Scenario(e.to_string()))?;
+    let mut sim = build(&scenario, seed, &Locator::new(file, &text))
+        .map_err(|e| Failure::Scenario(e.to_string()))?;
+    let trace_file = match &trace {
+        Some(path) => {
+            let t = TraceFile::create(path)
+                .map_err(|e| Failure::Other(format!("creating {}: {e}", path.display())))?;
+            sim.set_trace_sink(t.sink());
+            Some(t)
+        }
+        None => None,
+    };
+    let mut bar = Progress::new(
+        !quiet && std::io::stdout().is_terminal(),
+        scenario.duration.as_nanos(),
+    );
+    let outcome = finish_with_progress(&scenario, seed, sim, &mut |t, steps| bar.update(t, steps));
+    bar.finish();
+    if let (Some(t), Some(path)) = (trace_file, &trace) {
+        t.finish()
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
+    }
     let dir = out
         .or_else(|| scenario.output.dir.as_ref().map(PathBuf::from))
         .unwrap_or_else(|| Path::new("out").join(&scenario.name));
-    write_outputs(&dir, &outcome)
+    let data = run_data(&outcome, &scenario, &text);
+    data.write_tables(&dir)
         .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+    reports::publish(&dir, env!("CARGO_PKG_VERSION")).map_err(|e| Failure::Other(e.to_string()))?;
     if !quiet {
         print!("{}", render(&outcome, &dir));
     }
     Ok(())
 }
 
-fn write_outputs(dir: &Path, o: &Outcome) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let summary = RunSummary::new(
-        &o.scenario,
-        o.seed,
-        o.trace_hash.to_string(),
-        &o.summary,
-        o.events,
-        o.wall_s,
-    );
-    summary.write(&dir.join("summary.json"))?;
-    reports::tables::write_deliveries(&dir.join("deliveries.csv"), &o.metrics.deliveries)
+fn report_command(dir: &Path) -> Result<(), Failure> {
+    let report = reports::publish(dir, env!("CARGO_PKG_VERSION"))
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    println!("{}", report.display());
+    Ok(())
+}
+
+/// A progress bar that appears only on a terminal, and only once a run has
+/// taken more than a second: simulated time, events/s and ETA.
+struct Progress {
+    enabled: bool,
+    total_ns: u64,
+    started: std::time::Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(enabled: bool, total_ns: u64) -> Self {
+        Progress {
+            enabled,
+            total_ns,
+            started: std::time::Instant::now(),
+            bar: None,
+        }
+    }
+
+    fn update(&mut self, t: Instant, steps: u64) {
+        if !self.enabled {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        if self.bar.is_none() && elapsed < WallDuration::from_secs(1) {
+            return;
+        }
+        let total_ns = self.total_ns;
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(total_ns);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {percent:>3}%  {msg}  ETA {eta}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        bar.set_position(t.as_nanos());
+        let rate = steps as f64 / elapsed.as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "simulated {} of {}  {:.2} M events/s",
+            t.since_start(),
+            sim_core::Duration::from_nanos(total_ns),
+            rate / 1e6
+        ));
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn render(o: &Outcome, dir: &Path) -> String {
@@ -174,7 +260,12 @@ fn render(o: &Outcome, dir: &Path) -> String {
         o.wall_s,
         o.events_per_sec()
     );
-    let _ = writeln!(t, "output {}", dir.display());
+    let _ = writeln!(
+        t,
+        "output {}  (report: {})",
+        dir.display(),
+        dir.join(reports::data::files::REPORT).display()
+    );
     let _ = writeln!(t, "trace: {}", o.trace_hash);
     t
 }

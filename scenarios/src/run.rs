@@ -6,6 +6,7 @@ use sim_core::{Instant, Metrics, Summary, TraceHash};
 
 use crate::build::{build, ScenarioSim};
 use crate::error::{Locator, ScenarioError};
+use crate::results::interval_for;
 use crate::schema::Scenario;
 
 /// What one run of a scenario produced.
@@ -53,19 +54,47 @@ pub fn run(
 }
 
 /// Runs a built simulation to the scenario's end.
-pub fn finish(scenario: &Scenario, seed: u64, mut sim: ScenarioSim) -> Outcome {
+pub fn finish(scenario: &Scenario, seed: u64, sim: ScenarioSim) -> Outcome {
+    finish_with_progress(scenario, seed, sim, &mut |_, _| {})
+}
+
+/// How many slices of virtual time a run is cut into for progress reports.
+const PROGRESS_SLICES: u64 = 500;
+
+/// Runs a built simulation to the scenario's end, calling `progress` with the
+/// virtual time reached and the events run so far, once per slice of
+/// `PROGRESS_SLICES`. The run is the same whether or not anyone watches: pausing
+/// at a time boundary does not change the order of events.
+pub fn finish_with_progress(
+    scenario: &Scenario,
+    seed: u64,
+    mut sim: ScenarioSim,
+    progress: &mut dyn FnMut(Instant, u64),
+) -> Outcome {
     let end = Instant::ZERO + scenario.duration;
+    sim.record_timeseries(interval_for(scenario));
+    let slice = scenario
+        .duration
+        .as_nanos()
+        .div_ceil(PROGRESS_SLICES)
+        .max(1);
     let started = std::time::Instant::now();
-    sim.run_until(end);
+    let mut t = Instant::ZERO;
+    while t < end {
+        t = Instant::from_nanos(t.as_nanos().saturating_add(slice)).min(end);
+        sim.run_until(t);
+        progress(t, sim.steps());
+    }
     let wall_s = started.elapsed().as_secs_f64();
-    let metrics = sim.metrics().clone();
+    let (trace_hash, events) = (sim.trace_hash(), sim.steps());
+    let metrics = sim.into_metrics();
     Outcome {
         scenario: scenario.name.clone(),
         seed,
         duration: scenario.duration,
         summary: metrics.summary(),
-        trace_hash: sim.trace_hash(),
-        events: sim.steps(),
+        trace_hash,
+        events,
         wall_s,
         metrics,
     }

@@ -278,4 +278,7 @@ fn yes() -> bool {
 pub struct OutputSpec {
     /// The output folder (default `out/<name>/`); `--out` overrides it.
     pub dir: Option<String>,
+    /// The interval of `timeseries.csv` and the charts over time (default:
+    /// a round value that cuts the run into at most 200 intervals).
+    pub interval: Option<Duration>,
 }

@@ -166,6 +166,10 @@ where
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+    /// Ends the simulation, keeping only what it measured.
+    pub fn into_metrics(self) -> Metrics {
+        self.metrics
+    }
     /// The trace hash of the run so far.
     pub fn trace_hash(&self) -> TraceHash {
         self.hash
@@ -201,6 +205,14 @@ where
     /// analyses that need more than the metrics.
     pub fn record_events(&mut self) {
         self.events.get_or_insert_with(Vec::new);
+    }
+    /// Counts packets, bytes, drops and nodes up per `interval` of virtual
+    /// time, into [`Metrics::timeseries`].
+    pub fn record_timeseries(&mut self, interval: crate::time::Duration) {
+        self.metrics.timeseries = Some(crate::metrics::TimeSeries::new(
+            interval,
+            self.nodes.len() as u32,
+        ));
     }
     /// Sends every trace record, in order, to `sink`.
     pub fn set_trace_sink(&mut self, sink: TraceSink) {
@@ -239,6 +251,9 @@ where
     pub fn run_until(&mut self, end: Instant) {
         while self.step(end) {}
         self.now = self.now.max(end);
+        if let Some(ts) = &mut self.metrics.timeseries {
+            ts.close(self.now);
+        }
     }
 
     /// Runs the next event if it is due at or before `end`; returns whether it
@@ -520,6 +535,7 @@ where
                 }
                 self.trace(node, TraceKind::MessageSent, None, msg, None);
             }
+            Some(Observation::Relayed { .. }) => self.metrics.nodes[node.index()].relays += 1,
             Some(Observation::Delivered { msg, hops }) => {
                 match self.metrics.messages.get(&msg) {
                     Some(m) => {
@@ -545,7 +561,7 @@ where
     }
 
     fn drop_packet(&mut self, node: NodeId, peer: NodeId, len: usize, cause: DropCause) {
-        self.metrics.record_drop(cause);
+        self.metrics.record_drop(node, cause);
         self.trace(node, TraceKind::Drop, Some(peer), len as u64, Some(cause));
     }
 
@@ -567,6 +583,15 @@ where
             cause,
         };
         self.hash.fold(&record);
+        if let Some(ts) = &mut self.metrics.timeseries {
+            ts.record(&record);
+        }
+        if matches!(
+            kind,
+            TraceKind::Crash | TraceKind::Restart | TraceKind::LinkFault
+        ) {
+            self.metrics.faults.push(record);
+        }
         if let Some(sink) = &mut self.trace_sink {
             sink(&record);
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::protocol::NodeId;
 use crate::time::{Duration, Instant};
+use crate::trace::{TraceKind, TraceRecord};
 
 /// Why a packet or datagram was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,6 +67,10 @@ pub struct NodeCounters {
     pub packets_received: u64,
     /// Bytes handed to the node's protocol.
     pub bytes_received: u64,
+    /// Messages the node relayed for others (reported by its protocol).
+    pub relays: u64,
+    /// Drops recorded at the node, as sender or receiver.
+    pub drops: u64,
 }
 
 /// A message that a protocol reported as sent.
@@ -128,6 +133,12 @@ pub struct Metrics {
     /// Deliveries of ids never reported sent: a protocol bug, always zero in a
     /// correct run (the property tests assert it).
     pub deliveries_without_send: u64,
+    /// Per-interval network figures, if asked for
+    /// ([`crate::Simulation::record_timeseries`]).
+    pub timeseries: Option<TimeSeries>,
+    /// Faults as they were applied (crashes, restarts, partitions, heals,
+    /// link changes), in order.
+    pub faults: Vec<TraceRecord>,
 }
 
 impl Metrics {
@@ -142,8 +153,11 @@ impl Metrics {
     pub fn drops_of(&self, cause: DropCause) -> u64 {
         self.drops[cause as usize]
     }
-    pub(crate) fn record_drop(&mut self, cause: DropCause) {
+    pub(crate) fn record_drop(&mut self, node: NodeId, cause: DropCause) {
         self.drops[cause as usize] += 1;
+        if let Some(c) = self.nodes.get_mut(node.index()) {
+            c.drops += 1;
+        }
     }
     /// The run's summary figures.
     pub fn summary(&self) -> Summary {
@@ -178,6 +192,99 @@ impl Metrics {
                 .iter()
                 .map(|&c| (c, self.drops_of(c)))
                 .collect(),
+        }
+    }
+}
+
+/// Network figures of one interval of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntervalCounters {
+    /// Datagrams handed to the network.
+    pub packets_sent: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Drops by cause, indexed by `DropCause as usize`.
+    pub drops: [u64; DropCause::ALL.len()],
+    /// Nodes up at the end of the interval.
+    pub nodes_up: u32,
+}
+
+/// Per-interval network figures, folded from the trace records as the kernel
+/// writes them, so they count exactly what the totals count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeSeries {
+    interval: Duration,
+    rows: Vec<IntervalCounters>,
+    nodes_up: u32,
+}
+
+impl TimeSeries {
+    /// Intervals of `interval` for a run of `nodes` nodes, all up at first.
+    ///
+    /// # Panics
+    /// If `interval` is zero.
+    pub fn new(interval: Duration, nodes: u32) -> Self {
+        assert!(
+            interval > Duration::ZERO,
+            "a time series needs a positive interval"
+        );
+        TimeSeries {
+            interval,
+            rows: Vec::new(),
+            nodes_up: nodes,
+        }
+    }
+    /// The interval length.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+    /// The intervals so far, from time zero.
+    pub fn rows(&self) -> &[IntervalCounters] {
+        &self.rows
+    }
+    /// The interval holding `t`, creating it (and any before it) if needed.
+    fn row(&mut self, t: Instant) -> &mut IntervalCounters {
+        let k = (t.as_nanos() / self.interval.as_nanos()) as usize;
+        let nodes_up = self.nodes_up;
+        if self.rows.len() <= k {
+            self.rows.resize(
+                k + 1,
+                IntervalCounters {
+                    nodes_up,
+                    ..IntervalCounters::default()
+                },
+            );
+        }
+        &mut self.rows[k]
+    }
+    /// Extends the series to cover `[0, end)`.
+    pub fn close(&mut self, end: Instant) {
+        if end > Instant::ZERO {
+            self.row(Instant::from_nanos(end.as_nanos() - 1));
+        }
+    }
+    pub(crate) fn record(&mut self, r: &TraceRecord) {
+        match r.kind {
+            TraceKind::Send => {
+                let row = self.row(r.time);
+                row.packets_sent += 1;
+                row.bytes_sent += r.size;
+            }
+            TraceKind::Drop => {
+                if let Some(cause) = r.cause {
+                    self.row(r.time).drops[cause as usize] += 1;
+                }
+            }
+            TraceKind::Crash | TraceKind::Restart => {
+                if r.kind == TraceKind::Crash {
+                    self.nodes_up -= 1;
+                } else {
+                    self.nodes_up += 1;
+                }
+                let up = self.nodes_up;
+                self.row(r.time).nodes_up = up;
+            }
+            _ => {}
         }
     }
 }

@@ -171,4 +171,10 @@ pub enum Observation {
         /// Network hops the copy that arrived travelled.
         hops: u32,
     },
+    /// This node forwarded message `msg` for another node (once per
+    /// message, however many copies it sent).
+    Relayed {
+        /// The message's id.
+        msg: u64,
+    },
 }

@@ -83,6 +83,11 @@ pub enum FloodEvent {
         /// The neighbour it came from.
         from: NodeId,
     },
+    /// This node forwarded message `msg` to its other neighbours.
+    Relayed {
+        /// The message's id.
+        msg: u64,
+    },
     /// Another copy of a message this node has seen arrived; it is neither
     /// delivered nor relayed.
     Duplicate {
@@ -94,11 +99,13 @@ pub enum FloodEvent {
 }
 
 impl Observe for FloodEvent {
-    /// `Sent` and `Delivered` are message-level facts; duplicates are not.
+    /// `Sent`, `Delivered` and `Relayed` are message-level facts; duplicates
+    /// are not.
     fn observe(&self) -> Option<Observation> {
         match *self {
             FloodEvent::Sent { msg, expected } => Some(Observation::Sent { msg, expected }),
             FloodEvent::Delivered { msg, hops, .. } => Some(Observation::Delivered { msg, hops }),
+            FloodEvent::Relayed { msg } => Some(Observation::Relayed { msg }),
             FloodEvent::Duplicate { .. } => None,
         }
     }
@@ -263,7 +270,11 @@ impl Protocol for Flood {
                 hops: repr.hops.saturating_add(1),
                 ..repr
             };
-            self.send(relay, Some(from));
+            if self.neighbours.iter().any(|&n| n != from) {
+                self.outputs
+                    .push_back(Output::Event(FloodEvent::Relayed { msg: repr.id }));
+                self.send(relay, Some(from));
+            }
         }
     }
 

@@ -74,7 +74,7 @@ pub struct AccessClass {
     pub queue: Option<ByteSize>,
 }
 
-/// The all-pairs internet model. See the [module docs](self).
+/// The all-pairs internet model. See the module docs of `sim_core::network`.
 #[derive(Debug)]
 pub struct InternetNetwork {
     latency: Vec<Duration>,

@@ -1,0 +1,168 @@
+//! A run's outcome as the report's tables ([`reports::RunData`]).
+
+use std::collections::BTreeMap;
+
+use reports::data::{DeliveryRow, FaultRow, IntervalRow, NodeRow};
+use reports::{RunData, RunSummary};
+use sim_core::metrics::{nearest_rank, TimeSeries};
+use sim_core::{DropCause, Duration, Metrics, TraceKind, TraceRecord};
+
+use crate::build::Layout;
+use crate::run::Outcome;
+use crate::schema::Scenario;
+
+/// The interval of `timeseries.csv`: the scenario's `output.interval`, or
+/// else the smallest of 1, 2 or 5 × 10ᵏ ns that cuts the run into at most 200
+/// intervals (so a 60 s run gets 500 ms intervals: 120 of them).
+pub fn interval_for(scenario: &Scenario) -> Duration {
+    if let Some(i) = scenario.output.interval {
+        return i;
+    }
+    let target = scenario.duration.as_nanos().div_ceil(200).max(1);
+    let mut decade = 1u64;
+    loop {
+        for step in [1, 2, 5] {
+            let nice = decade.saturating_mul(step);
+            if nice >= target {
+                return Duration::from_nanos(nice);
+            }
+        }
+        decade = decade.saturating_mul(10);
+    }
+}
+
+/// Everything the report shows about `outcome`, a run of `scenario` whose
+/// file text is `text`.
+pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
+    let m = &outcome.metrics;
+    let summary = RunSummary::new(
+        &outcome.scenario,
+        outcome.seed,
+        outcome.trace_hash.to_string(),
+        &outcome.summary,
+        outcome.events,
+        outcome.wall_s,
+    );
+    let deliveries = m
+        .deliveries
+        .iter()
+        .map(|d| DeliveryRow {
+            message: d.msg,
+            source: d.source.0,
+            destination: d.destination.0,
+            sent_ns: d.sent_at.as_nanos(),
+            delivered_ns: d.delivered_at.as_nanos(),
+            latency_ms: d.latency().as_millis_f64(),
+            hops: d.hops,
+        })
+        .collect();
+    let layout = Layout::of(scenario);
+    let nodes = m
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| NodeRow {
+            node: i as u32,
+            group: scenario.groups[layout.group_of(i as u32)].name.clone(),
+            packets_sent: c.packets_sent,
+            bytes_sent: c.bytes_sent,
+            packets_received: c.packets_received,
+            bytes_received: c.bytes_received,
+            relays: c.relays,
+            drops: c.drops,
+            energy_j: None,
+        })
+        .collect();
+    RunData {
+        summary,
+        deliveries,
+        timeseries: m
+            .timeseries
+            .as_ref()
+            .map(|ts| intervals(ts, m))
+            .unwrap_or_default(),
+        nodes,
+        faults: m.faults.iter().map(fault_row).collect(),
+        scenario_text: text.to_string(),
+    }
+}
+
+/// Merges the kernel's per-interval network figures with the message-level
+/// figures computed from the message and delivery records.
+fn intervals(ts: &TimeSeries, m: &Metrics) -> Vec<IntervalRow> {
+    let width = ts.interval().as_nanos();
+    let n = ts.rows().len();
+    let slot = |t: u64| ((t / width) as usize).min(n.saturating_sub(1));
+    let mut messages = vec![0u64; n];
+    let mut expected = vec![0u64; n];
+    let mut delivered_of_sent = vec![0u64; n];
+    let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); n];
+    for msg in m.messages.values() {
+        let k = slot(msg.sent_at.as_nanos());
+        messages[k] += 1;
+        expected[k] += u64::from(msg.expected);
+    }
+    for d in &m.deliveries {
+        delivered_of_sent[slot(d.sent_at.as_nanos())] += 1;
+        latencies[slot(d.delivered_at.as_nanos())].push(d.latency().as_nanos());
+    }
+    ts.rows()
+        .iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let lat = &mut latencies[k];
+            lat.sort_unstable();
+            let ms = |ns: u64| ns as f64 / 1e6;
+            let (mean, p50, p99) = if lat.is_empty() {
+                (0.0, 0.0, 0.0)
+            } else {
+                let sum: u128 = lat.iter().map(|&x| u128::from(x)).sum();
+                (
+                    sum as f64 / lat.len() as f64 / 1e6,
+                    ms(nearest_rank(lat, 50)),
+                    ms(nearest_rank(lat, 99)),
+                )
+            };
+            IntervalRow {
+                start_ns: k as u64 * width,
+                end_ns: (k as u64 + 1) * width,
+                messages: messages[k],
+                expected: expected[k],
+                delivered_of_sent: delivered_of_sent[k],
+                deliveries: lat.len() as u64,
+                latency_mean_ms: mean,
+                latency_p50_ms: p50,
+                latency_p99_ms: p99,
+                packets_sent: row.packets_sent,
+                bytes_sent: row.bytes_sent,
+                drops: DropCause::ALL
+                    .iter()
+                    .map(|&c| (c.name().to_string(), row.drops[c as usize]))
+                    .collect::<BTreeMap<_, _>>(),
+                nodes_up: row.nodes_up,
+            }
+        })
+        .collect()
+}
+
+fn fault_row(r: &TraceRecord) -> FaultRow {
+    let (kind, detail) = match (r.kind, r.peer) {
+        (TraceKind::Crash, _) => (
+            "crash",
+            format!(
+                "node {}{}",
+                r.node.0,
+                if r.size == 1 { ", state lost" } else { "" }
+            ),
+        ),
+        (TraceKind::Restart, _) => ("restart", format!("node {}", r.node.0)),
+        (TraceKind::LinkFault, Some(peer)) => ("link", format!("link {}–{}", r.node.0, peer.0)),
+        (_, _) if r.size > 0 => ("partition", format!("{} groups", r.size)),
+        _ => ("heal", "all partitions end".to_string()),
+    };
+    FaultRow {
+        time_ns: r.time.as_nanos(),
+        kind: kind.to_string(),
+        detail,
+    }
+}
