@@ -229,9 +229,46 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadErr
         })
 }
 
-fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> io::Result<()> {
+/// A row type of a CSV table, with its header, so that a table with no rows
+/// still says what its columns are.
+trait Table: Serialize {
+    const HEADER: &'static [&'static str];
+}
+
+impl Table for DeliveryRow {
+    const HEADER: &'static [&'static str] = &[
+        "message",
+        "source",
+        "destination",
+        "sent_ns",
+        "delivered_ns",
+        "latency_ms",
+        "hops",
+    ];
+}
+
+impl Table for NodeRow {
+    const HEADER: &'static [&'static str] = &[
+        "node",
+        "group",
+        "packets_sent",
+        "bytes_sent",
+        "packets_received",
+        "bytes_received",
+        "relays",
+        "drops",
+        "energy_j",
+    ];
+}
+
+impl Table for FaultRow {
+    const HEADER: &'static [&'static str] = &["time_ns", "kind", "detail"];
+}
+
+fn write_csv<T: Table>(path: &Path, rows: &[T]) -> io::Result<()> {
     write_atomic(path, |w| {
-        let mut csv = csv::Writer::from_writer(w);
+        let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+        csv.write_record(T::HEADER)?;
         for row in rows {
             csv.serialize(row)?;
         }
@@ -467,6 +504,18 @@ mod tests {
         run.write_tables(dir.path()).unwrap();
         let back = RunData::load(dir.path()).unwrap();
         assert_eq!(back, run);
+    }
+
+    #[test]
+    fn empty_tables_keep_their_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = sample_run();
+        run.faults.clear();
+        run.deliveries.clear();
+        run.write_tables(dir.path()).unwrap();
+        let faults = std::fs::read_to_string(dir.path().join(files::FAULTS)).unwrap();
+        assert_eq!(faults, "time_ns,kind,detail\n");
+        assert_eq!(RunData::load(dir.path()).unwrap(), run);
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl Progress {
         let bar = self.bar.get_or_insert_with(|| {
             let bar = ProgressBar::new(total_ns);
             bar.set_style(
-                ProgressStyle::with_template("{bar:40} {percent:>3}%  {msg}  ETA {eta}")
+                ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} ETA {eta}")
                     .expect("a valid template"),
             );
             bar
@@ -200,7 +200,7 @@ impl Progress {
         bar.set_position(t.as_nanos());
         let rate = steps as f64 / elapsed.as_secs_f64().max(1e-9);
         bar.set_message(format!(
-            "simulated {} of {}  {:.2} M events/s",
+            "{}/{} simulated, {:.2}M events/s,",
             t.since_start(),
             sim_core::Duration::from_nanos(total_ns),
             rate / 1e6

@@ -156,3 +156,53 @@ fn trace_file_holds_the_ordered_event_log() {
     assert_eq!(sends, summary.packets_sent);
     assert_eq!(drops, summary.drops.values().sum::<u64>());
 }
+
+/// Every figure of summary.json appears in report.html with exactly its value
+/// (the page carries each as `data-key="…" data-value="…"`).
+#[test]
+fn report_numbers_equal_summary_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    run_into(dir.path(), &["--quiet"]);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let mut shown = std::collections::BTreeMap::new();
+    for part in page.split("data-key=\"").skip(1) {
+        let (key, rest) = part.split_once('"').unwrap();
+        let value = rest
+            .split_once("data-value=\"")
+            .unwrap()
+            .1
+            .split_once('"')
+            .unwrap()
+            .0;
+        shown.insert(key.to_string(), value.to_string());
+    }
+    let mut checked = 0;
+    let mut check = |key: String, v: &serde_json::Value| {
+        let on_page = shown
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key} is not in report.html"));
+        match v {
+            serde_json::Value::String(s) => assert_eq!(on_page, s, "{key}"),
+            serde_json::Value::Number(n) => {
+                assert_eq!(
+                    on_page.parse::<f64>().unwrap(),
+                    n.as_f64().unwrap(),
+                    "{key}"
+                );
+            }
+            other => panic!("unexpected {key}: {other}"),
+        }
+        checked += 1;
+    };
+    for (key, v) in summary.as_object().unwrap() {
+        match v {
+            serde_json::Value::Object(inner) => inner
+                .iter()
+                .for_each(|(k, v)| check(format!("{key}.{k}"), v)),
+            _ => check(key.clone(), v),
+        }
+    }
+    assert_eq!(checked, 24, "summary.json has 24 figures");
+}
