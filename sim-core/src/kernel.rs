@@ -34,7 +34,7 @@ use std::hash::BuildHasherDefault;
 use priority_queue::PriorityQueue;
 
 use crate::fault::Fault;
-use crate::metrics::{DeliveryRecord, DropCause, MessageRecord, Metrics};
+use crate::metrics::{DeliveryRecord, DropCause, LookupEnd, LookupRecord, MessageRecord, Metrics};
 use crate::network::Network;
 use crate::protocol::{NodeId, Observation, Observe, Output, Protocol};
 use crate::queue::EventQueue;
@@ -536,6 +536,34 @@ where
                 self.trace(node, TraceKind::MessageSent, None, msg, None);
             }
             Some(Observation::Relayed { .. }) => self.metrics.nodes[node.index()].relays += 1,
+            Some(Observation::Duplicate { .. }) => self.metrics.nodes[node.index()].duplicates += 1,
+            Some(Observation::LookupStarted { lookup }) => {
+                let record = LookupRecord {
+                    node,
+                    started_at: self.now,
+                    done: None,
+                };
+                if self.metrics.lookups.insert(lookup, record).is_some() {
+                    self.metrics.reused_message_ids += 1;
+                }
+                self.trace(node, TraceKind::LookupStarted, None, lookup, None);
+            }
+            Some(Observation::LookupDone {
+                lookup,
+                hops,
+                requests,
+                success,
+            }) => {
+                if let Some(l) = self.metrics.lookups.get_mut(&lookup) {
+                    l.done = Some(LookupEnd {
+                        at: self.now,
+                        hops,
+                        requests,
+                        success,
+                    });
+                }
+                self.trace(node, TraceKind::LookupDone, None, lookup, None);
+            }
             Some(Observation::Delivered { msg, hops }) => {
                 match self.metrics.messages.get(&msg) {
                     Some(m) => {

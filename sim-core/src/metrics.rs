@@ -71,6 +71,8 @@ pub struct NodeCounters {
     pub relays: u64,
     /// Drops recorded at the node, as sender or receiver.
     pub drops: u64,
+    /// Copies of already-delivered messages the node received.
+    pub duplicates: u64,
 }
 
 /// A message that a protocol reported as sent.
@@ -82,6 +84,30 @@ pub struct MessageRecord {
     pub sent_at: Instant,
     /// How many deliveries it should produce.
     pub expected: u32,
+}
+
+/// A lookup (DHT query) as the kernel saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupRecord {
+    /// The node that ran it.
+    pub node: NodeId,
+    /// When it started.
+    pub started_at: Instant,
+    /// When and how it ended, if it did.
+    pub done: Option<LookupEnd>,
+}
+
+/// How a lookup ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupEnd {
+    /// When.
+    pub at: Instant,
+    /// Rounds of requests.
+    pub hops: u32,
+    /// Requests sent.
+    pub requests: u32,
+    /// Whether it found what it looked for.
+    pub success: bool,
 }
 
 /// One delivery of an application message, a row of `deliveries.csv`.
@@ -125,6 +151,8 @@ pub struct Metrics {
     pub messages: BTreeMap<u64, MessageRecord>,
     /// Every delivery, in the order it happened.
     pub deliveries: Vec<DeliveryRecord>,
+    /// Lookups by id.
+    pub lookups: BTreeMap<u64, LookupRecord>,
     /// Workload commands addressed to a node that was down (not run).
     pub commands_to_down_nodes: u64,
     /// `Sent` observations of an id already sent: a protocol bug (ids must be
@@ -192,7 +220,50 @@ impl Metrics {
                 .iter()
                 .map(|&c| (c, self.drops_of(c)))
                 .collect(),
+            lookups: LookupSummary::of(self.lookups.values()),
         }
+    }
+}
+
+/// What a run's lookups achieved.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LookupSummary {
+    /// Lookups started.
+    pub started: u64,
+    /// Lookups that ended, successful or not.
+    pub done: u64,
+    /// Lookups that found what they looked for.
+    pub succeeded: u64,
+    /// Mean rounds of requests of ended lookups.
+    pub hops_mean: f64,
+    /// Mean requests of ended lookups.
+    pub requests_mean: f64,
+    /// Latency of ended lookups.
+    pub latency: LatencySummary,
+}
+
+impl LookupSummary {
+    /// The summary of these lookups.
+    pub fn of<'a>(lookups: impl Iterator<Item = &'a LookupRecord>) -> Self {
+        let mut s = LookupSummary::default();
+        let (mut hops, mut requests, mut latencies) = (0u64, 0u64, Vec::new());
+        for l in lookups {
+            s.started += 1;
+            if let Some(end) = l.done {
+                s.done += 1;
+                s.succeeded += u64::from(end.success);
+                hops += u64::from(end.hops);
+                requests += u64::from(end.requests);
+                latencies.push((end.at - l.started_at).as_nanos());
+            }
+        }
+        if s.done > 0 {
+            s.hops_mean = hops as f64 / s.done as f64;
+            s.requests_mean = requests as f64 / s.done as f64;
+        }
+        latencies.sort_unstable();
+        s.latency = LatencySummary::from_sorted(&latencies);
+        s
     }
 }
 
@@ -352,6 +423,8 @@ pub struct Summary {
     pub packets_delivered: u64,
     /// Drops by cause, in [`DropCause::ALL`] order.
     pub drops: Vec<(DropCause, u64)>,
+    /// Lookups (DHT queries), if the protocols ran any.
+    pub lookups: LookupSummary,
 }
 
 #[cfg(test)]

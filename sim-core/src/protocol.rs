@@ -177,4 +177,29 @@ pub enum Observation {
         /// The message's id.
         msg: u64,
     },
+    /// Another copy of message `msg` arrived here after it was delivered
+    /// (counted per node: the cost of redundancy).
+    Duplicate {
+        /// The message's id.
+        msg: u64,
+    },
+    /// This node started lookup `lookup` (a DHT query); ids are unique in the
+    /// run, like message ids.
+    LookupStarted {
+        /// The lookup's id.
+        lookup: u64,
+    },
+    /// Lookup `lookup` ended: whether it found what it looked for, after how
+    /// many rounds of requests (`hops`) and how many requests in all.
+    LookupDone {
+        /// The lookup's id.
+        lookup: u64,
+        /// Rounds of requests until it ended.
+        hops: u32,
+        /// Requests sent.
+        requests: u32,
+        /// Whether it found the value, the providers or the closest peers it
+        /// looked for.
+        success: bool,
+    },
 }

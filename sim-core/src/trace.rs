@@ -37,6 +37,10 @@ pub enum TraceKind {
     MessageSent,
     /// A protocol delivered an application message (`size` = message id).
     MessageDelivered,
+    /// A protocol started a lookup (`size` = lookup id).
+    LookupStarted,
+    /// A protocol ended a lookup (`size` = lookup id).
+    LookupDone,
 }
 
 impl TraceKind {
@@ -53,6 +57,8 @@ impl TraceKind {
             TraceKind::LinkFault => "link_fault",
             TraceKind::MessageSent => "message_sent",
             TraceKind::MessageDelivered => "message_delivered",
+            TraceKind::LookupStarted => "lookup_started",
+            TraceKind::LookupDone => "lookup_done",
         }
     }
 }
