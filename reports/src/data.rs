@@ -105,9 +105,33 @@ pub struct NodeRow {
     pub relays: u64,
     /// Drops recorded at this node (as sender or receiver).
     pub drops: u64,
+    /// Copies of already-delivered messages it received.
+    pub duplicates: u64,
     /// Energy spent in joules, where the scenario models energy (empty
     /// otherwise).
     pub energy_j: Option<f64>,
+}
+
+/// One lookup (DHT query): a row of `lookups.csv`. The `done_ns` and later
+/// columns are empty for a lookup still running when the run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LookupRow {
+    /// The lookup's id.
+    pub lookup: u64,
+    /// The node that ran it.
+    pub node: u32,
+    /// When it started.
+    pub started_ns: u64,
+    /// When it ended.
+    pub done_ns: Option<u64>,
+    /// `done_ns − started_ns` in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Rounds of requests.
+    pub hops: Option<u32>,
+    /// Requests sent.
+    pub requests: Option<u32>,
+    /// Whether it found what it looked for.
+    pub success: Option<bool>,
 }
 
 /// A fault applied during the run: a row of `faults.csv`.
@@ -134,6 +158,8 @@ pub struct RunData {
     pub nodes: Vec<NodeRow>,
     /// Faults applied (`faults.csv`).
     pub faults: Vec<FaultRow>,
+    /// Lookups (`lookups.csv`).
+    pub lookups: Vec<LookupRow>,
     /// The scenario file's text (`scenario.ron`).
     pub scenario_text: String,
 }
@@ -150,6 +176,8 @@ pub mod files {
     pub const NODES: &str = "nodes.csv";
     /// Faults.
     pub const FAULTS: &str = "faults.csv";
+    /// Lookups.
+    pub const LOOKUPS: &str = "lookups.csv";
     /// A copy of the scenario file the run used.
     pub const SCENARIO: &str = "scenario.ron";
     /// The HTML report.
@@ -192,6 +220,7 @@ impl RunData {
             timeseries: read_timeseries(&dir.join(files::TIMESERIES))?,
             nodes: read_csv(&dir.join(files::NODES))?,
             faults: read_csv(&dir.join(files::FAULTS))?,
+            lookups: read_csv(&dir.join(files::LOOKUPS))?,
             scenario_text: read(&dir.join(files::SCENARIO))?,
         })
     }
@@ -205,6 +234,7 @@ impl RunData {
         write_timeseries(&dir.join(files::TIMESERIES), &self.timeseries)?;
         write_csv(&dir.join(files::NODES), &self.nodes)?;
         write_csv(&dir.join(files::FAULTS), &self.faults)?;
+        write_csv(&dir.join(files::LOOKUPS), &self.lookups)?;
         write_atomic(&dir.join(files::SCENARIO), |w| {
             w.write_all(self.scenario_text.as_bytes())
         })
@@ -257,7 +287,21 @@ impl Table for NodeRow {
         "bytes_received",
         "relays",
         "drops",
+        "duplicates",
         "energy_j",
+    ];
+}
+
+impl Table for LookupRow {
+    const HEADER: &'static [&'static str] = &[
+        "lookup",
+        "node",
+        "started_ns",
+        "done_ns",
+        "latency_ms",
+        "hops",
+        "requests",
+        "success",
     ];
 }
 
@@ -449,6 +493,7 @@ pub(crate) fn sample_run() -> RunData {
             bytes_received: 700,
             relays: u64::from(n % 3),
             drops: u64::from(n % 2),
+            duplicates: u64::from(n % 4),
             energy_j: None,
         })
         .collect();
@@ -469,6 +514,21 @@ pub(crate) fn sample_run() -> RunData {
             },
             hops_mean: 3.5,
             drops: causes.iter().map(|c| (c.to_string(), 9)).collect(),
+            lookups: crate::summary::LookupsJson {
+                started: 10,
+                done: 9,
+                succeeded: 8,
+                success_ratio: 0.8,
+                hops_mean: 3.25,
+                requests_mean: 12.5,
+                latency_ms: LatencyMs {
+                    p50: 80.0,
+                    p90: 120.0,
+                    p99: 150.0,
+                    mean: 85.5,
+                    max: 150.0,
+                },
+            },
             packets_sent: 1045,
             bytes_sent: 550_000,
             events: 5000,
@@ -490,6 +550,28 @@ pub(crate) fn sample_run() -> RunData {
             },
         ],
         scenario_text: "(name: \"sample\", seed: 7)".into(),
+        lookups: vec![
+            LookupRow {
+                lookup: 1,
+                node: 2,
+                started_ns: 1_000_000_000,
+                done_ns: Some(1_080_000_000),
+                latency_ms: Some(80.0),
+                hops: Some(3),
+                requests: Some(12),
+                success: Some(true),
+            },
+            LookupRow {
+                lookup: 2,
+                node: 3,
+                started_ns: 9_000_000_000,
+                done_ns: None,
+                latency_ms: None,
+                hops: None,
+                requests: None,
+                success: None,
+            },
+        ],
     }
 }
 

@@ -336,6 +336,51 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
     }
     card_end(out)?;
 
+    card_start(out, "Lookups")?;
+    let lk = &s.lookups;
+    for (label, key, v) in [
+        ("Started", "lookups.started", lk.started),
+        ("Ended", "lookups.done", lk.done),
+        ("Succeeded", "lookups.succeeded", lk.succeeded),
+    ] {
+        let (e, t) = int(v);
+        number_row(out, label, Some((key, e)), &t)?;
+    }
+    for (label, key, v) in [
+        ("Success ratio", "lookups.success_ratio", lk.success_ratio),
+        ("Mean hops", "lookups.hops_mean", lk.hops_mean),
+        ("Mean requests", "lookups.requests_mean", lk.requests_mean),
+        (
+            "Latency p50 (ms)",
+            "lookups.latency_ms.p50",
+            lk.latency_ms.p50,
+        ),
+        (
+            "Latency p90 (ms)",
+            "lookups.latency_ms.p90",
+            lk.latency_ms.p90,
+        ),
+        (
+            "Latency p99 (ms)",
+            "lookups.latency_ms.p99",
+            lk.latency_ms.p99,
+        ),
+        (
+            "Latency mean (ms)",
+            "lookups.latency_ms.mean",
+            lk.latency_ms.mean,
+        ),
+        (
+            "Latency max (ms)",
+            "lookups.latency_ms.max",
+            lk.latency_ms.max,
+        ),
+    ] {
+        let (e, t) = float(v);
+        number_row(out, label, Some((key, e)), &t)?;
+    }
+    card_end(out)?;
+
     card_start(out, "Kernel")?;
     let (e, t) = int(s.events);
     number_row(out, "Events", Some(("events", e)), &t)?;
@@ -404,6 +449,7 @@ struct GroupTotals {
     bytes_total: u64,
     bytes_max: u64,
     relays: u64,
+    duplicates: u64,
     energy_j: Option<f64>,
 }
 
@@ -424,6 +470,7 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
         g.bytes_total += n.bytes_sent;
         g.bytes_max = g.bytes_max.max(n.bytes_sent);
         g.relays += n.relays;
+        g.duplicates += n.duplicates;
         if let Some(e) = n.energy_j {
             *g.energy_j.get_or_insert(0.0) += e;
         }
@@ -433,7 +480,7 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
     write!(
         out,
         "<thead><tr><th>Group</th><th class=\"num\">Nodes</th><th class=\"num\">Bytes sent, total</th>\
-         <th class=\"num\">Bytes sent, mean</th><th class=\"num\">Bytes sent, max</th><th class=\"num\">Relays</th>"
+         <th class=\"num\">Bytes sent, mean</th><th class=\"num\">Bytes sent, max</th><th class=\"num\">Relays</th><th class=\"num\">Duplicates received</th>"
     )?;
     if energy {
         write!(out, r#"<th class="num">Energy (J)</th>"#)?;
@@ -444,13 +491,14 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
         let g = &groups[name];
         write!(
             out,
-            r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>"#,
+            r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>"#,
             escape(name),
             group_digits(g.nodes),
             group_digits(g.bytes_total),
             friendly(g.bytes_total as f64 / g.nodes as f64),
             group_digits(g.bytes_max),
-            group_digits(g.relays)
+            group_digits(g.relays),
+            group_digits(g.duplicates)
         )?;
         if energy {
             let e = g.energy_j.map(friendly).unwrap_or_else(|| "—".to_string());
@@ -704,29 +752,18 @@ mod tests {
         }
     }
 
-    /// The number token that follows `"leaf": ` in a pretty JSON text,
-    /// which must name that leaf exactly once.
-    fn json_number_token<'a>(json: &'a str, leaf: &str) -> &'a str {
-        let pat = format!("\"{leaf}\": ");
-        assert_eq!(json.matches(&pat).count(), 1, "{pat} in summary.json");
-        let start = json.find(&pat).unwrap() + pat.len();
-        let len = json[start..].find([',', '\n', '}']).unwrap();
-        &json[start..start + len]
-    }
-
     /// Checks that every figure of `summary.json` (as written to disk) is in
     /// the page with exactly its value, and that the page has no keyed value
     /// that is not in `summary.json`.
     ///
-    /// Floats are compared by parsing the number tokens of the file's text
-    /// with Rust's exact parser: serde_json's default parser may land one ulp
-    /// off (e.g. on `123456789.12345679`).
+    /// Floats are compared bit for bit; the workspace enables serde_json's
+    /// `float_roundtrip`, so its parser reads back exactly what was written.
     fn assert_page_matches_summary_json(run: &RunData) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(files::SUMMARY);
         run.summary.write(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut expected = BTreeMap::new();
         flatten("", &json, &mut expected);
         assert!(expected.len() >= 16, "{expected:?}");
@@ -746,14 +783,12 @@ mod tests {
                         "{key}: {value} vs {n}"
                     )
                 }
-                serde_json::Value::Number(_) => {
-                    let leaf = key.rsplit('.').next().unwrap();
-                    let token = json_number_token(&text, leaf);
-                    let want: f64 = token.parse().unwrap();
+                serde_json::Value::Number(n) => {
+                    let want = n.as_f64().unwrap();
                     let got: f64 = value
                         .parse()
                         .unwrap_or_else(|e| panic!("{key}: {value:?}: {e}"));
-                    assert_eq!(got.to_bits(), want.to_bits(), "{key}: {value} vs {token}");
+                    assert_eq!(got.to_bits(), want.to_bits(), "{key}: {value} vs {n}");
                 }
                 other => panic!("{key}: unexpected JSON value {other}"),
             }
@@ -866,7 +901,8 @@ mod tests {
         assert!(html.contains(
             r#"<tr><td class="num">4</td><td>crash</td><td class="text">node 3</td></tr>"#
         ));
-        // Groups in order of first node: senders are nodes 0..5 (bytes 0, 1k, 4k, 9k, 16k).
+        // Groups in order of first node: senders are nodes 0..5 (bytes 0, 1k, 4k, 9k,
+        // 16k; relays n % 3 → 4; duplicates n % 4 → 6).
         let senders = html.find("<th scope=\"row\">senders</th>").unwrap();
         let receivers = html.find("<th scope=\"row\">receivers</th>").unwrap();
         assert!(senders < receivers);
@@ -874,7 +910,8 @@ mod tests {
         assert_eq!(
             row,
             "<th scope=\"row\">senders</th><td class=\"num\">5</td><td class=\"num\">30&#8239;000</td>\
-             <td class=\"num\">6&#8239;000</td><td class=\"num\">16&#8239;000</td><td class=\"num\">4</td>"
+             <td class=\"num\">6&#8239;000</td><td class=\"num\">16&#8239;000</td><td class=\"num\">4</td>\
+             <td class=\"num\">6</td>"
         );
     }
 

@@ -24,6 +24,26 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
+/// What the run's lookups (DHT queries) achieved; all zero when there were
+/// none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LookupsJson {
+    /// Lookups started.
+    pub started: u64,
+    /// Lookups that ended, successful or not.
+    pub done: u64,
+    /// Lookups that found what they looked for.
+    pub succeeded: u64,
+    /// `succeeded / started` (0 when none started).
+    pub success_ratio: f64,
+    /// Mean rounds of requests of ended lookups.
+    pub hops_mean: f64,
+    /// Mean requests of ended lookups.
+    pub requests_mean: f64,
+    /// Latency of ended lookups.
+    pub latency_ms: LatencyMs,
+}
+
 /// The contents of `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -45,6 +65,8 @@ pub struct RunSummary {
     pub hops_mean: f64,
     /// Drops by cause name.
     pub drops: BTreeMap<String, u64>,
+    /// Lookups (DHT queries).
+    pub lookups: LookupsJson,
     /// Datagrams sent.
     pub packets_sent: u64,
     /// Bytes sent.
@@ -53,6 +75,36 @@ pub struct RunSummary {
     pub events: u64,
     /// Wall-clock seconds of the event loop.
     pub wall_s: f64,
+}
+
+impl From<&sim_core::metrics::LatencySummary> for LatencyMs {
+    fn from(l: &sim_core::metrics::LatencySummary) -> Self {
+        LatencyMs {
+            p50: l.p50,
+            p90: l.p90,
+            p99: l.p99,
+            mean: l.mean,
+            max: l.max,
+        }
+    }
+}
+
+impl From<&sim_core::metrics::LookupSummary> for LookupsJson {
+    fn from(l: &sim_core::metrics::LookupSummary) -> Self {
+        LookupsJson {
+            started: l.started,
+            done: l.done,
+            succeeded: l.succeeded,
+            success_ratio: if l.started == 0 {
+                0.0
+            } else {
+                l.succeeded as f64 / l.started as f64
+            },
+            hops_mean: l.hops_mean,
+            requests_mean: l.requests_mean,
+            latency_ms: LatencyMs::from(&l.latency),
+        }
+    }
 }
 
 impl RunSummary {
@@ -72,19 +124,14 @@ impl RunSummary {
             messages: s.messages,
             deliveries: s.deliveries,
             delivery_ratio: s.delivery_ratio,
-            latency_ms: LatencyMs {
-                p50: s.latency.p50,
-                p90: s.latency.p90,
-                p99: s.latency.p99,
-                mean: s.latency.mean,
-                max: s.latency.max,
-            },
+            latency_ms: LatencyMs::from(&s.latency),
             hops_mean: s.hops_mean,
             drops: s
                 .drops
                 .iter()
                 .map(|(c, n)| (c.name().to_string(), *n))
                 .collect(),
+            lookups: LookupsJson::from(&s.lookups),
             packets_sent: s.packets_sent,
             bytes_sent: s.bytes_sent,
             events,

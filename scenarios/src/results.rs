@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use reports::data::{DeliveryRow, FaultRow, IntervalRow, NodeRow};
+use reports::data::{DeliveryRow, FaultRow, IntervalRow, LookupRow, NodeRow};
 use reports::{RunData, RunSummary};
 use sim_core::metrics::{nearest_rank, TimeSeries};
 use sim_core::{DropCause, Duration, Metrics, TraceKind, TraceRecord};
@@ -70,6 +70,7 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
             bytes_received: c.bytes_received,
             relays: c.relays,
             drops: c.drops,
+            duplicates: c.duplicates,
             energy_j: None,
         })
         .collect();
@@ -83,6 +84,20 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
             .unwrap_or_default(),
         nodes,
         faults: m.faults.iter().map(fault_row).collect(),
+        lookups: m
+            .lookups
+            .iter()
+            .map(|(&lookup, l)| LookupRow {
+                lookup,
+                node: l.node.0,
+                started_ns: l.started_at.as_nanos(),
+                done_ns: l.done.map(|d| d.at.as_nanos()),
+                latency_ms: l.done.map(|d| (d.at - l.started_at).as_millis_f64()),
+                hops: l.done.map(|d| d.hops),
+                requests: l.done.map(|d| d.requests),
+                success: l.done.map(|d| d.success),
+            })
+            .collect(),
         scenario_text: text.to_string(),
     }
 }

@@ -152,6 +152,7 @@ fn large_run() -> RunData {
             bytes_received: 1,
             relays: 0,
             drops: 0,
+            duplicates: 0,
             energy_j: None,
         })
         .collect();
