@@ -23,7 +23,8 @@
 //! The protocols:
 //!
 //! - [`ping`]: request/response round trips, measuring RTT and reachability;
-//! - [`flood`]: hop-limited broadcast with duplicate suppression.
+//! - [`flood`]: hop-limited broadcast with duplicate suppression;
+//! - [`identify`]: libp2p Identify, peers telling each other what they speak.
 //!
 //! Every datagram starts with a one-byte magic that names its protocol and a
 //! version byte, so one protocol's bytes are never mistaken for another's;
@@ -60,6 +61,7 @@
 
 mod bytes;
 pub mod flood;
+pub mod identify;
 pub mod ping;
 
 #[cfg(test)]
