@@ -6,8 +6,11 @@
 //! call that produced it, so tests can tell a relay from an origin and count
 //! how often a node acted on one message. Datagrams are delivered first-in
 //! first-out, or in a seeded random order; time moves only when a test says.
+//! A test can also lose a seeded random share of the datagrams, take nodes
+//! down (they receive nothing and wake for nothing), and deliver in
+//! lockstep rounds ([`TestNet::step`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +23,8 @@ pub(crate) struct Record<E> {
     pub(crate) call: usize,
     /// The node that produced it.
     pub(crate) node: NodeId,
+    /// The virtual time of the call.
+    pub(crate) at: Instant,
     /// The output itself.
     pub(crate) output: Output<E>,
 }
@@ -40,6 +45,8 @@ pub(crate) struct TestNet<P: Protocol> {
     pub(crate) log: Vec<Record<P::Event>>,
     in_flight: VecDeque<InFlight>,
     reorder: Option<ChaCha8Rng>,
+    loss: Option<(u64, ChaCha8Rng)>,
+    down: BTreeSet<NodeId>,
     calls: usize,
 }
 
@@ -52,8 +59,52 @@ impl<P: Protocol> TestNet<P> {
             log: Vec::new(),
             in_flight: VecDeque::new(),
             reorder: None,
+            loss: None,
+            down: BTreeSet::new(),
             calls: 0,
         }
+    }
+
+    /// Loses each datagram sent from now on with probability `p`, drawn
+    /// from `seed` (the transmit is still logged).
+    pub(crate) fn lossy(mut self, p: f64, seed: u64) -> Self {
+        let threshold = (p.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
+        self.loss = Some((threshold, ChaCha8Rng::seed_from_u64(seed)));
+        self
+    }
+
+    /// Takes `node` down (it receives nothing and its timeouts do not
+    /// fire) or brings it back up.
+    pub(crate) fn set_down(&mut self, node: NodeId, down: bool) {
+        if down {
+            self.down.insert(node);
+        } else {
+            self.down.remove(&node);
+        }
+    }
+
+    /// Whether `node` is down.
+    pub(crate) fn is_down(&self, node: NodeId) -> bool {
+        self.down.contains(&node)
+    }
+
+    /// Delivers the datagrams in flight now, but not those they cause: one
+    /// lockstep round. Returns how many were delivered.
+    pub(crate) fn step(&mut self) -> usize {
+        let round: Vec<InFlight> = self.in_flight.drain(..).collect();
+        let n = round.len();
+        for datagram in round {
+            self.deliver(datagram);
+        }
+        n
+    }
+
+    /// The earliest wake-up of a node that is up.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        (0..self.nodes.len())
+            .filter(|&i| !self.down.contains(&NodeId(i as u32)))
+            .filter_map(|i| self.nodes[i].poll_timeout())
+            .min()
     }
 
     /// Delivers datagrams in an order drawn from `seed` instead of FIFO.
@@ -78,6 +129,12 @@ impl<P: Protocol> TestNet<P> {
     /// none is left.
     pub(crate) fn run(&mut self) {
         while let Some(datagram) = self.next_in_flight() {
+            self.deliver(datagram);
+        }
+    }
+
+    fn deliver(&mut self, datagram: InFlight) {
+        if !self.down.contains(&datagram.to) {
             self.inject(datagram.to, datagram.from, &datagram.bytes);
         }
     }
@@ -92,6 +149,9 @@ impl<P: Protocol> TestNet<P> {
     pub(crate) fn advance_to(&mut self, now: Instant) {
         self.now = now;
         for i in 0..self.nodes.len() {
+            if self.down.contains(&NodeId(i as u32)) {
+                continue;
+            }
             if self.nodes[i].poll_timeout().is_some_and(|at| at <= now) {
                 self.nodes[i].handle_timeout(now);
                 self.drain(NodeId(i as u32));
@@ -122,13 +182,25 @@ impl<P: Protocol> TestNet<P> {
         self.calls += 1;
         while let Some(output) = self.nodes[node.index()].poll_output() {
             if let Output::Transmit { to, bytes } = &output {
-                self.in_flight.push_back(InFlight {
-                    from: node,
-                    to: *to,
-                    bytes: bytes.clone(),
-                });
+                let lost = match &mut self.loss {
+                    Some((threshold, rng)) => rng.next_u64() < *threshold,
+                    None => false,
+                };
+                if !lost {
+                    self.in_flight.push_back(InFlight {
+                        from: node,
+                        to: *to,
+                        bytes: bytes.clone(),
+                    });
+                }
             }
-            self.log.push(Record { call, node, output });
+            let at = self.now;
+            self.log.push(Record {
+                call,
+                node,
+                at,
+                output,
+            });
         }
     }
 }

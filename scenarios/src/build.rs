@@ -2,14 +2,17 @@
 
 use std::ops::Range;
 
-use protocols::flood::Flood;
+use protocols::dht::{Dht, WarmStart};
+use protocols::flood::{Flood, FloodConfig};
+use protocols::gossip::{Gossip, GossipCommand, GossipConfig, TopicId};
+use protocols::libp2p::{Libp2pNode, Role};
 use protocols::ping::Ping;
 use rand::RngCore;
 use sim_core::network::{LinkChange, LinkConfig};
 use sim_core::topology::Generated;
 use sim_core::{
-    Churn, Domain, Fault, GraphNetwork, Instant, InternetNetwork, Network, NodeId, RngStreams,
-    SimRng, Simulation,
+    Builder, Churn, Domain, Fault, GraphNetwork, Instant, InternetNetwork, Network, NodeId,
+    RngStreams, SimRng, Simulation,
 };
 
 use crate::error::{Locator, ScenarioError};
@@ -17,8 +20,8 @@ use crate::network::AnyNetwork;
 use crate::schema::{
     ActionSpec, FaultKind, FaultSpec, NetworkSpec, ProtocolSpec, Scenario, Target,
 };
-use crate::stack::Stack;
-use crate::workload::{Job, Workload};
+use crate::stack::{Stack, StartUp};
+use crate::workload::{DhtOp, Job, Workload};
 
 /// A scenario's simulation, ready to run.
 pub type ScenarioSim = Simulation<Stack, AnyNetwork>;
@@ -163,33 +166,39 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
         }
     };
 
-    let flood_nodes: u32 = s
-        .groups
-        .iter()
-        .filter(|g| matches!(g.protocol, ProtocolSpec::Flood(_)))
-        .map(|g| g.count)
-        .sum();
-    let protocols: Vec<ProtocolSpec> = s.groups.iter().map(|g| g.protocol.clone()).collect();
-    let build_layout = layout.clone();
-    let build = move |id: NodeId, mut rng: SimRng| match &protocols[build_layout.group_of(id.0)] {
-        ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c).with_initial_seq(rng.next_u32())),
-        ProtocolSpec::Flood(c) => {
-            let config = protocols::flood::FloodConfig {
-                expected_recipients: flood_nodes - 1,
-                ..*c
-            };
-            let flood = Flood::new(id, neighbours[id.index()].clone(), config);
-            Stack::Flood(flood.with_initial_seq(rng.next_u32()))
-        }
-    };
+    let build = node_builder(s, &layout, neighbours, streams);
     let mut sim = Simulation::new(streams, network, Box::new(build));
 
     let end = Instant::ZERO + s.duration;
     for (i, w) in s.workload.iter().enumerate() {
         let senders = layout.range(group_index(s, &w.group));
+        let runs_libp2p = matches!(
+            s.groups[group_index(s, &w.group)].protocol,
+            ProtocolSpec::Libp2p(_)
+        );
         let job = match &w.action {
             ActionSpec::Broadcast { size } => Job::Broadcast {
                 size: clamp_u32(size.0),
+            },
+            ActionSpec::Publish { topic, size } => Job::Publish {
+                topic: TopicId(*topic),
+                size: clamp_u32(size.0),
+                libp2p: runs_libp2p,
+            },
+            ActionSpec::Lookup { kind, key } => Job::Dht {
+                op: DhtOp::Lookup(*kind),
+                key: *key,
+                libp2p: runs_libp2p,
+            },
+            ActionSpec::Put { key, size } => Job::Dht {
+                op: DhtOp::Put(clamp_u32(size.0)),
+                key: *key,
+                libp2p: runs_libp2p,
+            },
+            ActionSpec::Provide { key } => Job::Dht {
+                op: DhtOp::Provide,
+                key: *key,
+                libp2p: runs_libp2p,
             },
             ActionSpec::Ping { size, to } => Job::Ping {
                 size: clamp_u32(size.0),
@@ -293,4 +302,120 @@ fn fault_of(s: &Scenario, layout: &Layout, kind: &FaultKind) -> Fault {
             change: LinkChange::SetLoss(loss.clone()),
         },
     }
+}
+
+/// The function that builds each node's stack: at the start, and again for a
+/// node restarted after losing its state.
+fn node_builder(
+    s: &Scenario,
+    layout: &Layout,
+    neighbours: Vec<Vec<NodeId>>,
+    streams: RngStreams,
+) -> Builder<Stack> {
+    let nodes_of = |p: fn(&ProtocolSpec) -> bool| -> u32 {
+        s.groups
+            .iter()
+            .filter(|g| p(&g.protocol))
+            .map(|g| g.count)
+            .sum()
+    };
+    let flood_nodes = nodes_of(|p| matches!(p, ProtocolSpec::Flood(_)));
+    // GossipSub's expected deliveries: every subscribing node but the
+    // publisher (exact for scenarios with one topic).
+    let subscribers = nodes_of(|p| match p {
+        ProtocolSpec::Gossip(g) => !g.topics.is_empty(),
+        ProtocolSpec::Libp2p(l) => l.node.role == Role::Worker && !l.node.topics.is_empty(),
+        _ => false,
+    });
+    // Warm starts draw from every DHT-speaking node of the run.
+    let warm = s
+        .groups
+        .iter()
+        .enumerate()
+        .any(|(_, g)| {
+            matches!(&g.protocol, ProtocolSpec::Dht(d) if d.warm_start)
+                || matches!(&g.protocol, ProtocolSpec::Libp2p(l) if l.warm_start)
+        })
+        .then(|| {
+            let dht_nodes = s.groups.iter().enumerate().filter(|(_, g)| {
+                matches!(g.protocol, ProtocolSpec::Dht(_) | ProtocolSpec::Libp2p(_))
+            });
+            WarmStart::new(dht_nodes.flat_map(|(i, _)| layout.range(i).map(NodeId)))
+        });
+    let bootstrap_of = |name: &Option<String>| -> Vec<NodeId> {
+        name.as_ref()
+            .map(|b| layout.range(group_index(s, b)).map(NodeId).collect())
+            .unwrap_or_default()
+    };
+    let groups: Vec<(ProtocolSpec, Vec<NodeId>)> = s
+        .groups
+        .iter()
+        .map(|g| {
+            let bootstrap = match &g.protocol {
+                ProtocolSpec::Dht(d) => bootstrap_of(&d.bootstrap),
+                ProtocolSpec::Libp2p(l) => bootstrap_of(&Some(l.bootstrap.clone())),
+                _ => Vec::new(),
+            };
+            (g.protocol.clone(), bootstrap)
+        })
+        .collect();
+    let layout = layout.clone();
+    let mut warm_rng = streams.stream(Domain::Topology, 1, 0);
+    Box::new(move |id: NodeId, mut rng: SimRng| {
+        let (protocol, bootstrap) = &groups[layout.group_of(id.0)];
+        let others = || {
+            bootstrap
+                .iter()
+                .copied()
+                .filter(|&b| b != id)
+                .collect::<Vec<_>>()
+        };
+        let seq = rng.next_u32();
+        match protocol {
+            ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c).with_initial_seq(seq)),
+            ProtocolSpec::Flood(c) => {
+                let config = FloodConfig {
+                    expected_recipients: flood_nodes - 1,
+                    ..*c
+                };
+                Stack::Flood(
+                    Flood::new(id, neighbours[id.index()].clone(), config).with_initial_seq(seq),
+                )
+            }
+            ProtocolSpec::Gossip(g) => {
+                let config = GossipConfig {
+                    expected_subscribers: subscribers.saturating_sub(1),
+                    ..g.config
+                };
+                let gossip = Gossip::new(id, config, rng).with_initial_seq(seq);
+                let mut start: Vec<GossipCommand> = neighbours[id.index()]
+                    .iter()
+                    .map(|&p| GossipCommand::AddPeer(p))
+                    .collect();
+                start.extend(
+                    g.topics
+                        .iter()
+                        .map(|&t| GossipCommand::Subscribe(TopicId(t))),
+                );
+                Stack::Gossip(StartUp::new(gossip, start))
+            }
+            ProtocolSpec::Dht(d) => {
+                let mut dht = Dht::new(id, others(), d.config, rng).with_initial_lookup_seq(seq);
+                if let (true, Some(w)) = (d.warm_start, &warm) {
+                    dht = dht.with_peers(w.peers_for(id, d.config.k as usize, &mut warm_rng));
+                }
+                Stack::Dht(dht)
+            }
+            ProtocolSpec::Libp2p(l) => {
+                let mut config = l.node.clone();
+                config.gossip.expected_subscribers = subscribers.saturating_sub(1);
+                let k = config.dht.k as usize;
+                let mut node = Libp2pNode::new(id, others(), config, rng);
+                if let (true, Some(w)) = (l.warm_start, &warm) {
+                    node = node.with_dht_peers(w.peers_for(id, k, &mut warm_rng));
+                }
+                Stack::Libp2p(Box::new(node))
+            }
+        }
+    })
 }

@@ -9,7 +9,8 @@ use ron::Options;
 
 use crate::error::{Locator, ScenarioError};
 use crate::schema::{
-    ActionSpec, Arrivals, FaultKind, FaultSpec, NetworkSpec, ProtocolSpec, Scenario, Target,
+    ActionSpec, Arrivals, FaultKind, FaultSpec, KeySpec, NetworkSpec, ProtocolSpec, Scenario,
+    Target,
 };
 
 /// Why a scenario could not be loaded.
@@ -142,6 +143,25 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
         }
     };
 
+    for g in &s.groups {
+        let (bootstrap, wants) = match &g.protocol {
+            ProtocolSpec::Dht(d) => (d.bootstrap.as_deref(), "Dht"),
+            ProtocolSpec::Libp2p(l) => (Some(l.bootstrap.as_str()), "Libp2p"),
+            _ => (None, ""),
+        };
+        if let Some(b) = bootstrap {
+            known_group("bootstrap", b)?;
+            let runs = group(b).expect("checked").protocol.name();
+            if runs != wants {
+                let shown = format!("{b:?}");
+                return Err(at.error(
+                    "bootstrap",
+                    Some(&shown),
+                    format!("bootstrap group {shown} runs {runs}; expected {wants} nodes"),
+                ));
+            }
+        }
+    }
     match &s.network {
         NetworkSpec::Graph {
             topology,
@@ -220,6 +240,14 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
             (&w.action, &sender.protocol),
             (ActionSpec::Ping { .. }, ProtocolSpec::Ping(_))
                 | (ActionSpec::Broadcast { .. }, ProtocolSpec::Flood(_))
+                | (
+                    ActionSpec::Publish { .. },
+                    ProtocolSpec::Gossip(_) | ProtocolSpec::Libp2p(_)
+                )
+                | (
+                    ActionSpec::Lookup { .. } | ActionSpec::Put { .. } | ActionSpec::Provide { .. },
+                    ProtocolSpec::Dht(_) | ProtocolSpec::Libp2p(_)
+                )
         );
         if !fits {
             return Err(at.error(
@@ -231,6 +259,14 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                     sender.protocol.name()
                 ),
             ));
+        }
+        if let ActionSpec::Lookup { key, .. }
+        | ActionSpec::Put { key, .. }
+        | ActionSpec::Provide { key } = &w.action
+        {
+            if matches!(key, KeySpec::Stored(0) | KeySpec::Sequence(0)) {
+                return Err(at.error("key", None, "a key set of at least one key"));
+            }
         }
         if let ActionSpec::Ping { to, .. } = &w.action {
             match to {

@@ -12,7 +12,10 @@ use sim_core::network::{AccessClass, InternetConfig, LinkConfig, Loss};
 use sim_core::topology::Topology;
 use sim_core::{ByteSize, Dist, Duration};
 
+use protocols::dht::DhtConfig;
 use protocols::flood::FloodConfig;
+use protocols::gossip::GossipConfig;
+use protocols::libp2p::Libp2pConfig;
 use protocols::ping::PingConfig;
 
 /// A whole scenario file.
@@ -112,6 +115,51 @@ pub enum ProtocolSpec {
     Ping(#[serde(default)] PingConfig),
     /// Hop-limited flooding with duplicate suppression.
     Flood(#[serde(default)] FloodConfig),
+    /// GossipSub over the network's neighbours (graph links, or the
+    /// internet model's overlay) as its peers.
+    Gossip(#[serde(default)] GossipSpec),
+    /// A Kademlia DHT node.
+    Dht(#[serde(default)] DhtSpec),
+    /// A libp2p node of the seed's network: DHT, GossipSub, Identify, Ping.
+    Libp2p(Libp2pSpec),
+}
+
+/// A stand-alone GossipSub node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GossipSpec {
+    /// Topics subscribed at start.
+    pub topics: Vec<u32>,
+    /// GossipSub's parameters (`expected_subscribers` is set by the scenario).
+    pub config: GossipConfig,
+}
+
+/// A stand-alone Kademlia node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DhtSpec {
+    /// The group whose nodes are the bootstrap nodes (none: the node only
+    /// knows the peers a warm start gives it).
+    pub bootstrap: Option<String>,
+    /// Start with converged routing tables instead of growing them (see
+    /// `protocols::dht::WarmStart`); needed for 10⁵–10⁶ nodes.
+    pub warm_start: bool,
+    /// The DHT's parameters.
+    pub config: DhtConfig,
+}
+
+/// A libp2p node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Libp2pSpec {
+    /// The group whose nodes are the bootstrap nodes.
+    pub bootstrap: String,
+    /// Start every node's DHT with a converged table.
+    #[serde(default)]
+    pub warm_start: bool,
+    /// The node's role, topics and parameters.
+    #[serde(default)]
+    pub node: Libp2pConfig,
 }
 
 impl ProtocolSpec {
@@ -120,6 +168,9 @@ impl ProtocolSpec {
         match self {
             ProtocolSpec::Ping(_) => "Ping",
             ProtocolSpec::Flood(_) => "Flood",
+            ProtocolSpec::Gossip(_) => "Gossip",
+            ProtocolSpec::Dht(_) => "Dht",
+            ProtocolSpec::Libp2p(_) => "Libp2p",
         }
     }
 }
@@ -162,6 +213,56 @@ pub enum ActionSpec {
         /// The payload's size.
         size: ByteSize,
     },
+    /// Publish a message of `size` payload bytes on a GossipSub topic.
+    Publish {
+        /// The topic.
+        topic: u32,
+        /// The payload's size.
+        size: ByteSize,
+    },
+    /// A DHT lookup.
+    Lookup {
+        /// What is looked up.
+        kind: LookupSpec,
+        /// Which key.
+        key: KeySpec,
+    },
+    /// Store a record of `size` bytes in the DHT.
+    Put {
+        /// Which key.
+        key: KeySpec,
+        /// The value's size.
+        size: ByteSize,
+    },
+    /// Announce this node as a provider of a key.
+    Provide {
+        /// Which key.
+        key: KeySpec,
+    },
+}
+
+/// What a lookup looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LookupSpec {
+    /// The closest nodes to the key (FIND_NODE).
+    FindNode,
+    /// The record stored under the key (GET_VALUE).
+    GetValue,
+    /// The providers of the key (GET_PROVIDERS).
+    GetProviders,
+}
+
+/// Which key a DHT action uses. Named keys are `SHA-256("key-<i>")`, so puts
+/// and gets of the same `i` meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeySpec {
+    /// A fresh random 256-bit key each time.
+    Random,
+    /// Named key `i` for `i` drawn uniformly from `0..n`.
+    Stored(u32),
+    /// Named keys `0, 1, 2, …, n−1`, then again from 0: for putting every
+    /// key once.
+    Sequence(u32),
 }
 
 /// The peer of a directed action.

@@ -4,86 +4,145 @@
 //! across groups, so the stack is an enum that forwards each call to the
 //! protocol inside. Datagrams of one protocol reaching a node of another are
 //! malformed input to it, counted and dropped like any other.
+//!
+//! Two stand-alone protocols need work at start that their builders cannot do
+//! (a builder runs before the node's clock starts): [`StartUp`] holds that
+//! work and does it on the node's first wake-up, at time zero for nodes built
+//! at the start and at restart time for nodes rebuilt after a crash.
 
+use protocols::dht::{Dht, DhtCommand, DhtEvent};
 use protocols::flood::{Flood, FloodCommand, FloodEvent};
+use protocols::gossip::{Gossip, GossipCommand, GossipEvent};
+use protocols::libp2p::{Libp2pCommand, Libp2pEvent, Libp2pNode};
 use protocols::ping::{Ping, PingCommand, PingEvent};
 use sim_core::{Instant, NodeId, Observation, Observe, Output, Protocol};
 
-/// A node's protocol.
+/// A protocol with commands to run on its first wake-up.
 #[derive(Debug)]
-pub enum Stack {
-    /// Ping.
-    Ping(Ping),
-    /// Flood.
-    Flood(Flood),
+pub struct StartUp<P: Protocol> {
+    inner: P,
+    pending: Vec<P::Command>,
 }
 
-/// A command for whichever protocol a node runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StackCommand {
-    /// For a ping node.
-    Ping(PingCommand),
-    /// For a flood node.
-    Flood(FloodCommand),
-}
-
-/// An event from whichever protocol a node runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StackEvent {
-    /// From a ping node.
-    Ping(PingEvent),
-    /// From a flood node.
-    Flood(FloodEvent),
-}
-
-impl Observe for StackEvent {
-    fn observe(&self) -> Option<Observation> {
-        match self {
-            StackEvent::Ping(e) => e.observe(),
-            StackEvent::Flood(e) => e.observe(),
+impl<P: Protocol> StartUp<P> {
+    /// `inner`, which gets `commands` when the node first runs.
+    pub fn new(inner: P, commands: Vec<P::Command>) -> Self {
+        StartUp {
+            inner,
+            pending: commands,
+        }
+    }
+    /// The protocol.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+    fn start(&mut self, now: Instant) {
+        for cmd in std::mem::take(&mut self.pending) {
+            self.inner.handle_command(now, cmd);
         }
     }
 }
 
-impl Protocol for Stack {
-    type Command = StackCommand;
-    type Event = StackEvent;
-
+impl<P: Protocol> Protocol for StartUp<P> {
+    type Command = P::Command;
+    type Event = P::Event;
     fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]) {
-        match self {
-            Stack::Ping(p) => p.handle_datagram(now, from, bytes),
-            Stack::Flood(p) => p.handle_datagram(now, from, bytes),
-        }
+        self.start(now);
+        self.inner.handle_datagram(now, from, bytes);
     }
-
-    fn handle_command(&mut self, now: Instant, cmd: StackCommand) {
-        // The scenario checks that each workload fits its group's protocol, so
-        // a mismatched command cannot be scheduled; it would be ignored.
-        match (self, cmd) {
-            (Stack::Ping(p), StackCommand::Ping(c)) => p.handle_command(now, c),
-            (Stack::Flood(p), StackCommand::Flood(c)) => p.handle_command(now, c),
-            _ => {}
-        }
+    fn handle_command(&mut self, now: Instant, cmd: P::Command) {
+        self.start(now);
+        self.inner.handle_command(now, cmd);
     }
-
     fn handle_timeout(&mut self, now: Instant) {
-        match self {
-            Stack::Ping(p) => p.handle_timeout(now),
-            Stack::Flood(p) => p.handle_timeout(now),
-        }
+        self.start(now);
+        self.inner.handle_timeout(now);
     }
-
-    fn poll_output(&mut self) -> Option<Output<StackEvent>> {
-        match self {
-            Stack::Ping(p) => p.poll_output().map(|o| o.map_event(StackEvent::Ping)),
-            Stack::Flood(p) => p.poll_output().map(|o| o.map_event(StackEvent::Flood)),
-        }
+    fn poll_output(&mut self) -> Option<Output<P::Event>> {
+        self.inner.poll_output()
     }
-
     fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            Stack::Ping(p) => p.poll_timeout(),
-            Stack::Flood(p) => p.poll_timeout(),
+        if self.pending.is_empty() {
+            self.inner.poll_timeout()
+        } else {
+            Some(Instant::ZERO)
         }
     }
+}
+
+macro_rules! stack {
+    ($($variant:ident($proto:ty, $cmd:ty, $event:ty)),* $(,)?) => {
+        /// A node's protocol.
+        #[derive(Debug)]
+        pub enum Stack {
+            $(#[doc = concat!("A ", stringify!($variant), " node.")] $variant($proto),)*
+        }
+
+        /// A command for whichever protocol a node runs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum StackCommand {
+            $(#[doc = concat!("For a ", stringify!($variant), " node.")] $variant($cmd),)*
+        }
+
+        /// An event from whichever protocol a node runs.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum StackEvent {
+            $(#[doc = concat!("From a ", stringify!($variant), " node.")] $variant($event),)*
+        }
+
+        impl Observe for StackEvent {
+            fn observe(&self) -> Option<Observation> {
+                match self {
+                    $(StackEvent::$variant(e) => e.observe(),)*
+                }
+            }
+        }
+
+        impl Protocol for Stack {
+            type Command = StackCommand;
+            type Event = StackEvent;
+
+            fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]) {
+                match self {
+                    $(Stack::$variant(p) => p.handle_datagram(now, from, bytes),)*
+                }
+            }
+
+            fn handle_command(&mut self, now: Instant, cmd: StackCommand) {
+                // The scenario checks that each workload fits its group's
+                // protocol, so a mismatched command cannot be scheduled.
+                #[allow(unreachable_patterns)]
+                match (self, cmd) {
+                    $((Stack::$variant(p), StackCommand::$variant(c)) => p.handle_command(now, c),)*
+                    _ => {}
+                }
+            }
+
+            fn handle_timeout(&mut self, now: Instant) {
+                match self {
+                    $(Stack::$variant(p) => p.handle_timeout(now),)*
+                }
+            }
+
+            fn poll_output(&mut self) -> Option<Output<StackEvent>> {
+                match self {
+                    $(Stack::$variant(p) => p.poll_output().map(|o| o.map_event(StackEvent::$variant)),)*
+                }
+            }
+
+            fn poll_timeout(&self) -> Option<Instant> {
+                match self {
+                    $(Stack::$variant(p) => p.poll_timeout(),)*
+                }
+            }
+        }
+    };
+}
+
+stack! {
+    Ping(Ping, PingCommand, PingEvent),
+    Flood(Flood, FloodCommand, FloodEvent),
+    Gossip(StartUp<Gossip>, GossipCommand, GossipEvent),
+    Dht(Dht, DhtCommand, DhtEvent),
+    Libp2p(Box<Libp2pNode>, Libp2pCommand, Libp2pEvent),
 }

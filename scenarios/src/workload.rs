@@ -2,12 +2,16 @@
 
 use std::ops::Range;
 
+use protocols::dht::{DhtCommand, Key};
 use protocols::flood::FloodCommand;
+use protocols::gossip::{GossipCommand, TopicId};
+use protocols::libp2p::Libp2pCommand;
 use protocols::ping::PingCommand;
+use rand::RngCore;
 use sim_core::dist::{exponential_f64, uniform_below};
 use sim_core::{Action, Duration, Instant, NodeId, SimRng, Source};
 
-use crate::schema::{Arrivals, Senders};
+use crate::schema::{Arrivals, KeySpec, LookupSpec, Senders};
 use crate::stack::StackCommand;
 
 /// What each arrival makes a sender do.
@@ -25,6 +29,40 @@ pub enum Job {
         /// Payload size in bytes.
         size: u32,
     },
+    /// Publish `size` payload bytes on a topic.
+    Publish {
+        /// The topic.
+        topic: TopicId,
+        /// Payload size in bytes.
+        size: u32,
+        /// Whether the senders are libp2p nodes (else stand-alone GossipSub).
+        libp2p: bool,
+    },
+    /// A DHT operation on a key.
+    Dht {
+        /// Which operation.
+        op: DhtOp,
+        /// Which key.
+        key: KeySpec,
+        /// Whether the senders are libp2p nodes (else stand-alone DHT nodes).
+        libp2p: bool,
+    },
+}
+
+/// A DHT operation of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DhtOp {
+    /// A lookup.
+    Lookup(LookupSpec),
+    /// Store a record of this many bytes.
+    Put(u32),
+    /// Announce a provider record.
+    Provide,
+}
+
+/// Named key `i`: `SHA-256("key-<i>")`.
+pub fn named_key(i: u32) -> Key {
+    Key::for_name(format!("key-{i}").as_bytes())
 }
 
 /// One workload entry as a [`Source`] of commands.
@@ -39,6 +77,8 @@ pub struct Workload {
     /// every node of the group acts.
     at: Instant,
     cursor: u32,
+    /// The next key of a [`KeySpec::Sequence`].
+    next_key: u32,
     rng: SimRng,
 }
 
@@ -66,6 +106,7 @@ impl Workload {
             arrivals,
             stop,
             at: first,
+            next_key: 0,
             rng,
         }
     }
@@ -77,10 +118,48 @@ impl Workload {
         };
     }
 
+    fn key(&mut self, spec: KeySpec) -> Key {
+        match spec {
+            KeySpec::Random => {
+                let mut bytes = [0u8; 32];
+                self.rng.fill_bytes(&mut bytes);
+                Key::from_slice(&bytes).expect("32 bytes")
+            }
+            KeySpec::Stored(n) => named_key(uniform_below(&mut self.rng, u64::from(n)) as u32),
+            KeySpec::Sequence(n) => {
+                let i = self.next_key;
+                self.next_key = (i + 1) % n;
+                named_key(i)
+            }
+        }
+    }
+
     fn command(&mut self, sender: u32) -> Option<StackCommand> {
-        match &self.job {
-            Job::Broadcast { size } => {
-                Some(StackCommand::Flood(FloodCommand::Broadcast { size: *size }))
+        match self.job.clone() {
+            Job::Broadcast { size } => Some(StackCommand::Flood(FloodCommand::Broadcast { size })),
+            Job::Publish {
+                topic,
+                size,
+                libp2p,
+            } => Some(if libp2p {
+                StackCommand::Libp2p(Libp2pCommand::Publish { topic, size })
+            } else {
+                StackCommand::Gossip(GossipCommand::Publish { topic, size })
+            }),
+            Job::Dht { op, key, libp2p } => {
+                let key = self.key(key);
+                let cmd = match op {
+                    DhtOp::Lookup(LookupSpec::FindNode) => DhtCommand::FindNode(key),
+                    DhtOp::Lookup(LookupSpec::GetValue) => DhtCommand::GetValue(key),
+                    DhtOp::Lookup(LookupSpec::GetProviders) => DhtCommand::GetProviders(key),
+                    DhtOp::Put(value_size) => DhtCommand::PutValue { key, value_size },
+                    DhtOp::Provide => DhtCommand::AddProvider(key),
+                };
+                Some(if libp2p {
+                    StackCommand::Libp2p(Libp2pCommand::Dht(cmd))
+                } else {
+                    StackCommand::Dht(cmd)
+                })
             }
             Job::Ping { size, targets } => {
                 let skip_self = targets.contains(&sender);
@@ -94,7 +173,7 @@ impl Workload {
                 }
                 Some(StackCommand::Ping(PingCommand {
                     to: NodeId(to),
-                    size: *size,
+                    size,
                 }))
             }
         }

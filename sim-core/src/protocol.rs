@@ -141,6 +141,27 @@ pub trait Protocol {
     fn poll_timeout(&self) -> Option<Instant>;
 }
 
+/// A boxed protocol is a protocol: stacks box their large variants.
+impl<P: Protocol + ?Sized> Protocol for Box<P> {
+    type Command = P::Command;
+    type Event = P::Event;
+    fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]) {
+        (**self).handle_datagram(now, from, bytes)
+    }
+    fn handle_command(&mut self, now: Instant, cmd: Self::Command) {
+        (**self).handle_command(now, cmd)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now)
+    }
+    fn poll_output(&mut self) -> Option<Output<Self::Event>> {
+        (**self).poll_output()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+}
+
 /// What the kernel's metrics learn from a protocol event.
 ///
 /// Protocols that carry messages implement this on their event type so that the

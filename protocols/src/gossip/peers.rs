@@ -1,0 +1,156 @@
+//! The peer table: connected peers, their topics and their scores.
+
+use sim_core::NodeId;
+
+use super::score::PeerScore;
+use super::wire::TopicId;
+
+/// The most topics a peer's subscription list keeps; further subscriptions
+/// are ignored (bounding what a peer can make us store).
+pub const MAX_PEER_TOPICS: usize = 64;
+
+/// What a node knows of one connected peer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peer {
+    /// Its address.
+    pub id: NodeId,
+    /// Whether the connection counts as outbound (see
+    /// [`is_outbound`](super::is_outbound)).
+    pub outbound: bool,
+    /// The topics it subscribes to, ascending.
+    pub topics: Vec<TopicId>,
+    /// Its score counters.
+    pub score: PeerScore,
+    /// Its score as the router last computed it: at every heartbeat, and at
+    /// once after a penalty (P₃b, P₄, P₇).
+    pub current: f64,
+    /// IHAVE messages accepted from it this heartbeat.
+    pub(crate) ihaves: u32,
+    /// Message ids asked of it (IWANT) this heartbeat.
+    pub(crate) asked: u32,
+}
+
+impl Peer {
+    fn new(id: NodeId, outbound: bool) -> Self {
+        Peer {
+            id,
+            outbound,
+            topics: Vec::new(),
+            score: PeerScore::new(),
+            current: 0.0,
+            ihaves: 0,
+            asked: 0,
+        }
+    }
+
+    /// Whether it subscribes to `topic`.
+    pub fn subscribes(&self, topic: TopicId) -> bool {
+        self.topics.binary_search(&topic).is_ok()
+    }
+
+    /// Records a subscription change; returns whether anything changed.
+    pub(crate) fn set_subscribed(&mut self, topic: TopicId, subscribed: bool) -> bool {
+        match (self.topics.binary_search(&topic), subscribed) {
+            (Err(i), true) if self.topics.len() < MAX_PEER_TOPICS => {
+                self.topics.insert(i, topic);
+                true
+            }
+            (Ok(i), false) => {
+                self.topics.remove(i);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Connected peers, ascending by id.
+///
+/// # Implementation notes
+///
+/// Two parallel sorted `Vec`s: the ids alone (4 bytes each, so the binary
+/// search of every incoming datagram touches one or two cache lines) and the
+/// peers' state. A node has tens of peers; a map would cost an allocation
+/// per peer and more cache misses.
+#[derive(Clone, Debug, Default)]
+pub struct PeerTable {
+    ids: Vec<NodeId>,
+    peers: Vec<Peer>,
+}
+
+impl PeerTable {
+    /// Where `id` is, or would go.
+    pub(crate) fn position(&self, id: NodeId) -> Result<usize, usize> {
+        self.ids.binary_search(&id)
+    }
+
+    /// The peer `id`, if connected.
+    pub fn get(&self, id: NodeId) -> Option<&Peer> {
+        self.position(id).ok().map(|i| &self.peers[i])
+    }
+
+    pub(crate) fn get_mut(&mut self, id: NodeId) -> Option<&mut Peer> {
+        self.position(id).ok().map(|i| &mut self.peers[i])
+    }
+
+    /// Whether `id` is connected.
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.position(id).is_ok()
+    }
+
+    /// Adds `id` with `score` unless present; returns whether it was added.
+    pub(crate) fn insert(
+        &mut self,
+        id: NodeId,
+        outbound: bool,
+        score: PeerScore,
+        current: f64,
+    ) -> bool {
+        match self.position(id) {
+            Ok(_) => false,
+            Err(i) => {
+                let mut peer = Peer::new(id, outbound);
+                peer.score = score;
+                peer.current = current;
+                self.ids.insert(i, id);
+                self.peers.insert(i, peer);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: NodeId) -> Option<Peer> {
+        let i = self.position(id).ok()?;
+        self.ids.remove(i);
+        Some(self.peers.remove(i))
+    }
+
+    /// The ids of every peer, ascending.
+    pub fn ids(&self) -> &[NodeId] {
+        &self.ids
+    }
+
+    /// Every peer, ascending by id.
+    pub fn iter(&self) -> std::slice::Iter<'_, Peer> {
+        self.peers.iter()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> std::slice::IterMut<'_, Peer> {
+        self.peers.iter_mut()
+    }
+
+    /// The peers at positions `i` (as from [`PeerTable::iter`]).
+    pub(crate) fn at(&self, i: usize) -> &Peer {
+        &self.peers[i]
+    }
+
+    /// How many peers are connected.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether no peer is connected.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+}
