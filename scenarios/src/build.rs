@@ -118,9 +118,15 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             access,
             overlay,
         } => {
-            let Generated { graph, .. } = overlay
-                .generate(n, &mut topo_rng)
-                .map_err(|e| at.error("overlay", None, e.to_string()))?;
+            let graph = match overlay {
+                Some(overlay) => {
+                    let Generated { graph, .. } = overlay
+                        .generate(n, &mut topo_rng)
+                        .map_err(|e| at.error("overlay", None, e.to_string()))?;
+                    graph
+                }
+                None => petgraph::graph::UnGraph::with_capacity(0, 0),
+            };
             let mut region = Vec::with_capacity(n as usize);
             let mut class = Vec::with_capacity(n as usize);
             for (g, spec) in s.groups.iter().enumerate() {
@@ -361,7 +367,11 @@ fn node_builder(
         .collect();
     let layout = layout.clone();
     let mut warm_rng = streams.stream(Domain::Topology, 1, 0);
+    // A node rebuilt after losing its state joins like a new node, through
+    // the bootstrap nodes: only first builds get a warm table.
+    let mut built = vec![false; layout.nodes() as usize];
     Box::new(move |id: NodeId, mut rng: SimRng| {
+        let first_build = !std::mem::replace(&mut built[id.index()], true);
         let (protocol, bootstrap) = &groups[layout.group_of(id.0)];
         let others = || {
             bootstrap
@@ -401,7 +411,7 @@ fn node_builder(
             }
             ProtocolSpec::Dht(d) => {
                 let mut dht = Dht::new(id, others(), d.config, rng).with_initial_lookup_seq(seq);
-                if let (true, Some(w)) = (d.warm_start, &warm) {
+                if let (true, true, Some(w)) = (first_build, d.warm_start, &warm) {
                     dht = dht.with_peers(w.peers_for(id, d.config.k as usize, &mut warm_rng));
                 }
                 Stack::Dht(dht)
@@ -411,7 +421,7 @@ fn node_builder(
                 config.gossip.expected_subscribers = subscribers.saturating_sub(1);
                 let k = config.dht.k as usize;
                 let mut node = Libp2pNode::new(id, others(), config, rng);
-                if let (true, Some(w)) = (l.warm_start, &warm) {
+                if let (true, true, Some(w)) = (first_build, l.warm_start, &warm) {
                     node = node.with_dht_peers(w.peers_for(id, k, &mut warm_rng));
                 }
                 Stack::Libp2p(Box::new(node))

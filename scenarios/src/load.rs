@@ -189,9 +189,11 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
             overlay,
         } => {
             core.validate().map_err(|e| at.error("core", None, e))?;
-            overlay
-                .validate(n)
-                .map_err(|e| at.error("overlay", None, e.to_string()))?;
+            if let Some(overlay) = overlay {
+                overlay
+                    .validate(n)
+                    .map_err(|e| at.error("overlay", None, e.to_string()))?;
+            }
             if access.is_empty() {
                 return Err(at.error("access", None, "at least one access class"));
             }

@@ -238,6 +238,20 @@ fn render(o: &Outcome, dir: &Path) -> String {
         "hops mean {:.3}  packets sent {}  bytes sent {}",
         s.hops_mean, s.packets_sent, s.bytes_sent
     );
+    let lk = &s.lookups;
+    if lk.started > 0 {
+        let _ = writeln!(
+            t,
+            "lookups {}  succeeded {} ({:.4})  hops mean {:.3}  requests mean {:.2}  latency ms p50 {:.3} p99 {:.3}",
+            lk.started,
+            lk.succeeded,
+            lk.succeeded as f64 / lk.started as f64,
+            lk.hops_mean,
+            lk.requests_mean,
+            lk.latency.p50,
+            lk.latency.p99
+        );
+    }
     let drops: Vec<String> = s
         .drops
         .iter()

@@ -67,8 +67,10 @@ pub enum NetworkSpec {
         /// Access classes by name; each group picks one (`access:`), which
         /// may be left out when there is only one class.
         access: BTreeMap<String, AccessClass>,
-        /// The overlay protocols use as their peer lists.
-        overlay: Topology,
+        /// The overlay that flood and GossipSub nodes take as their peer
+        /// lists; none for protocols that find their own peers (DHT, libp2p).
+        #[serde(default)]
+        overlay: Option<Topology>,
     },
 }
 

@@ -68,12 +68,13 @@ pub struct GossipConfig {
     /// How many times one peer is served the same message through IWANT.
     /// Default 3 (go's `GossipSubGossipRetransmission`).
     pub gossip_retransmission: u32,
-    /// The most message ids asked of one peer per heartbeat, and the most
-    /// ids one IHAVE we send carries. Default 5000 (go's
-    /// `GossipSubMaxIHaveLength`).
+    /// The most message ids asked of one peer per heartbeat (at most
+    /// 65535 are counted), and the most ids one IHAVE we send carries.
+    /// Default 5000 (go's `GossipSubMaxIHaveLength`).
     pub max_ihave_length: u32,
-    /// The most IHAVE messages accepted from one peer per heartbeat.
-    /// Default 10 (go's `GossipSubMaxIHaveMessages`).
+    /// The most IHAVE messages accepted from one peer per heartbeat (at
+    /// most 65535 are counted). Default 10 (go's
+    /// `GossipSubMaxIHaveMessages`).
     pub max_ihave_messages: u32,
     /// How long a peer that answered our IHAVE-driven IWANT has to deliver
     /// the promised message before a behaviour penalty. Default 3 s (go's

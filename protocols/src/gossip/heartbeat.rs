@@ -62,9 +62,8 @@ impl Gossip {
         let params = self.config.score;
         for peer in self.peers.iter_mut() {
             peer.score.decay(&params);
-            peer.ihaves = 0;
-            peer.asked = 0;
         }
+        self.peers.reset_ihave_counters();
         self.retained.retain_mut(|r| {
             r.score.decay(&params);
             r.until > now && !r.score.is_idle()
@@ -83,9 +82,15 @@ impl Gossip {
             false
         });
 
+        let mut min_score = 0.0f64;
         for peer in self.peers.iter_mut() {
             peer.current = peer.score.score(&params, now);
+            min_score = min_score.min(peer.current);
         }
+        for r in &self.retained {
+            min_score = min_score.min(r.score.score(&params, now));
+        }
+        self.min_score = min_score;
         let mut out = Outbox::default();
         for mi in 0..self.mesh.len() {
             self.maintain_mesh(now, mi, &mut out);
@@ -247,22 +252,24 @@ impl Gossip {
     }
 
     fn emit_gossip(&mut self, now: Instant, out: &mut Outbox) {
-        let c = self.config;
-        let topics: Vec<(super::TopicId, Vec<NodeId>)> = self
-            .mesh
-            .iter()
-            .map(|m| (m.topic, m.peers.clone()))
-            .chain(self.fanout.iter().map(|f| (f.topic, f.peers.clone())))
-            .collect();
-        for (topic, exclude) in topics {
-            let ids = self.mcache.gossip_ids(topic, c.max_ihave_length as usize);
+        let max_ids = self.config.max_ihave_length as usize;
+        let threshold = self.config.thresholds.gossip_threshold;
+        let factor = self.config.gossip_factor;
+        let d_lazy = self.config.d_lazy as usize;
+        let meshes = self.mesh.len();
+        for k in 0..meshes + self.fanout.len() {
+            // Gossip goes to topic peers outside the mesh (or the fanout).
+            let (topic, exclude) = match k.checked_sub(meshes) {
+                None => (self.mesh[k].topic, &self.mesh[k].peers[..]),
+                Some(f) => (self.fanout[f].topic, &self.fanout[f].peers[..]),
+            };
+            let ids = self.mcache.gossip_ids(topic, max_ids);
             if ids.is_empty() {
                 continue;
             }
-            let gossip_threshold = c.thresholds.gossip_threshold;
-            let mut to = self.candidates(now, topic, &exclude, |s| s >= gossip_threshold, false);
-            let adaptive = (c.gossip_factor * to.len() as f64) as usize;
-            sample(&mut self.rng, &mut to, adaptive.max(c.d_lazy as usize));
+            let mut to = self.candidates(now, topic, exclude, |s| s >= threshold, false);
+            let adaptive = (factor * to.len() as f64) as usize;
+            sample(&mut self.rng, &mut to, adaptive.max(d_lazy));
             for p in to {
                 out.to(p).ihave.push(IHave {
                     topic,

@@ -24,10 +24,6 @@ pub struct Peer {
     /// Its score as the router last computed it: at every heartbeat, and at
     /// once after a penalty (P₃b, P₄, P₇).
     pub current: f64,
-    /// IHAVE messages accepted from it this heartbeat.
-    pub(crate) ihaves: u32,
-    /// Message ids asked of it (IWANT) this heartbeat.
-    pub(crate) asked: u32,
 }
 
 impl Peer {
@@ -38,8 +34,6 @@ impl Peer {
             topics: Vec::new(),
             score: PeerScore::new(),
             current: 0.0,
-            ihaves: 0,
-            asked: 0,
         }
     }
 
@@ -64,24 +58,50 @@ impl Peer {
     }
 }
 
+/// A peer's id and its per-heartbeat IHAVE counters: the 8 bytes the
+/// gossip path reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PeerSlot {
+    pub(crate) id: NodeId,
+    /// IHAVE messages accepted from it this heartbeat.
+    pub(crate) ihaves: u16,
+    /// Message ids asked of it (IWANT) this heartbeat.
+    pub(crate) asked: u16,
+}
+
 /// Connected peers, ascending by id.
 ///
 /// # Implementation notes
 ///
-/// Two parallel sorted `Vec`s: the ids alone (4 bytes each, so the binary
-/// search of every incoming datagram touches one or two cache lines) and the
-/// peers' state. A node has tens of peers; a map would cost an allocation
-/// per peer and more cache misses.
+/// Two parallel sorted `Vec`s: the ids with their IHAVE counters (8 bytes
+/// each, so that the binary search of every incoming datagram, and the
+/// IHAVE limits, touch one or two cache lines) and the rest of the peers'
+/// state. A node has tens of peers; a map would cost an allocation per peer
+/// and more cache misses.
 #[derive(Clone, Debug, Default)]
 pub struct PeerTable {
-    ids: Vec<NodeId>,
+    index: Vec<PeerSlot>,
     peers: Vec<Peer>,
 }
 
 impl PeerTable {
     /// Where `id` is, or would go.
     pub(crate) fn position(&self, id: NodeId) -> Result<usize, usize> {
-        self.ids.binary_search(&id)
+        self.index.binary_search_by_key(&id, |s| s.id)
+    }
+
+    /// `id`'s id and IHAVE counters, if connected.
+    pub(crate) fn slot_mut(&mut self, id: NodeId) -> Option<&mut PeerSlot> {
+        let i = self.position(id).ok()?;
+        Some(&mut self.index[i])
+    }
+
+    /// Zeroes every peer's IHAVE counters (each heartbeat).
+    pub(crate) fn reset_ihave_counters(&mut self) {
+        for s in &mut self.index {
+            s.ihaves = 0;
+            s.asked = 0;
+        }
     }
 
     /// The peer `id`, if connected.
@@ -112,7 +132,14 @@ impl PeerTable {
                 let mut peer = Peer::new(id, outbound);
                 peer.score = score;
                 peer.current = current;
-                self.ids.insert(i, id);
+                self.index.insert(
+                    i,
+                    PeerSlot {
+                        id,
+                        ihaves: 0,
+                        asked: 0,
+                    },
+                );
                 self.peers.insert(i, peer);
                 true
             }
@@ -121,13 +148,13 @@ impl PeerTable {
 
     pub(crate) fn remove(&mut self, id: NodeId) -> Option<Peer> {
         let i = self.position(id).ok()?;
-        self.ids.remove(i);
+        self.index.remove(i);
         Some(self.peers.remove(i))
     }
 
     /// The ids of every peer, ascending.
-    pub fn ids(&self) -> &[NodeId] {
-        &self.ids
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.index.iter().map(|s| s.id)
     }
 
     /// Every peer, ascending by id.

@@ -655,6 +655,105 @@ impl Iterator for MessagesOnly<'_> {
     }
 }
 
+/// The IHAVEs of a datagram that carries nothing but IHAVE, read without
+/// allocating: the fast path of the gossip every node receives each
+/// heartbeat.
+///
+/// [`IHavesOnly::new`] accepts a strict subset of what [`RpcRepr::parse`]
+/// accepts: a well-framed RPC whose only field is one `control` message
+/// whose every field is an IHAVE with exactly one topic and ids that are
+/// all valid. For such bytes it yields exactly the
+/// `RpcRepr::parse(bytes)?.control.ihave` entries (as topic and ids), and
+/// the parsed RPC has nothing else; anything else gives `None`. Never
+/// panics, whatever the bytes.
+#[derive(Clone, Debug)]
+pub struct IHavesOnly<'a> {
+    rest: &'a [u8],
+}
+
+/// The ids of one IHAVE read by [`IHavesOnly`].
+#[derive(Clone, Debug)]
+pub struct IHaveIds<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> IHavesOnly<'a> {
+    /// Checks every IHAVE of the RPC in `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        let mut body = unframe(bytes)?;
+        if varint::get(&mut body)? != u64::from(key(3, LEN)) {
+            return None;
+        }
+        let control = take_len(&mut body)?;
+        if !body.is_empty() {
+            return None;
+        }
+        let mut check = IHavesOnly { rest: control };
+        while !check.rest.is_empty() {
+            check.next_ihave()?;
+        }
+        Some(IHavesOnly { rest: control })
+    }
+
+    /// Reads and checks the next IHAVE.
+    fn next_ihave(&mut self) -> Option<(TopicId, IHaveIds<'a>)> {
+        if varint::get(&mut self.rest)? != u64::from(key(1, LEN)) {
+            return None;
+        }
+        let entry = take_len(&mut self.rest)?;
+        let mut topic = None;
+        let mut fields = entry;
+        while !fields.is_empty() {
+            let k = varint::get(&mut fields)?;
+            let value = take_len(&mut fields)?;
+            if k == u64::from(key(1, LEN)) {
+                if topic.replace(value).is_some() {
+                    return None;
+                }
+            } else if k == u64::from(key(2, LEN)) {
+                MessageId::from_bytes(value).ok()?;
+            } else {
+                return None;
+            }
+        }
+        let topic = TopicId::from_wire(std::str::from_utf8(topic?).ok()?).ok()?;
+        Some((topic, IHaveIds { rest: entry }))
+    }
+}
+
+impl<'a> Iterator for IHavesOnly<'a> {
+    type Item = (TopicId, IHaveIds<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // `new` checked every IHAVE, so this cannot fail; if it did, the
+        // iteration would just end.
+        let item = self.next_ihave();
+        if item.is_none() {
+            self.rest = &[];
+        }
+        item
+    }
+}
+
+impl Iterator for IHaveIds<'_> {
+    type Item = MessageId;
+
+    fn next(&mut self) -> Option<MessageId> {
+        // Every step consumes bytes, so this ends.
+        while !self.rest.is_empty() {
+            let k = varint::get(&mut self.rest)?;
+            let value = take_len(&mut self.rest)?;
+            if k == u64::from(key(2, LEN)) {
+                return MessageId::from_bytes(value).ok();
+            }
+        }
+        None
+    }
+}
+
 fn ids_from_bytes(ids: &[Vec<u8>]) -> Result<Vec<MessageId>, Error> {
     ids.iter().map(|b| MessageId::from_bytes(b)).collect()
 }
@@ -928,6 +1027,21 @@ mod tests {
         assert_eq!(RpcRepr::parse(&bytes).unwrap().invalid.len(), 1);
         // An empty RPC has no messages: both agree.
         assert_eq!(MessagesOnly::new(&[0]).map(Iterator::count), Some(0));
+        // The IHAVE reader takes IHAVE alone.
+        assert!(IHavesOnly::new(&CONTROL).is_none());
+        assert!(IHavesOnly::new(&MESSAGE).is_none());
+        let ihave = RpcRepr {
+            control: ControlRepr {
+                ihave: control().ihave,
+                ..ControlRepr::default()
+            },
+            ..RpcRepr::default()
+        };
+        let read: Vec<_> = IHavesOnly::new(&ihave.emit())
+            .unwrap()
+            .map(|(t, ids)| (t, ids.collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(read, [(TopicId(7), vec![id35()])]);
     }
 
     #[test]
@@ -1230,6 +1344,45 @@ mod tests {
                 let parsed = RpcRepr::parse(&bytes);
                 let expected = RpcRepr { messages: fast.collect(), ..RpcRepr::default() };
                 prop_assert_eq!(parsed, Ok(expected));
+            }
+            if let Some(fast) = IHavesOnly::new(&bytes) {
+                let ihave = fast.map(|(topic, ids)| IHave { topic, ids: ids.collect() }).collect();
+                let expected = RpcRepr {
+                    control: ControlRepr { ihave, ..ControlRepr::default() },
+                    ..RpcRepr::default()
+                };
+                prop_assert_eq!(RpcRepr::parse(&bytes), Ok(expected));
+            }
+        }
+
+        #[test]
+        fn the_fast_path_reads_ihave_only_rpcs(
+            ihave in proptest::collection::vec(
+                (any_topic(), proptest::collection::vec(any_id(), 0..5))
+                    .prop_map(|(topic, ids)| IHave { topic, ids }),
+                1..4,
+            ),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..2),
+        ) {
+            let rpc = RpcRepr {
+                control: ControlRepr { ihave: ihave.clone(), ..ControlRepr::default() },
+                ..RpcRepr::default()
+            };
+            let mut bytes = rpc.emit();
+            let fast = IHavesOnly::new(&bytes)
+                .map(|f| f.map(|(topic, ids)| IHave { topic, ids: ids.collect() }).collect::<Vec<_>>());
+            prop_assert_eq!(fast, Some(ihave));
+            for (at, x) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= x;
+            }
+            if let Some(fast) = IHavesOnly::new(&bytes) {
+                let ihave = fast.map(|(topic, ids)| IHave { topic, ids: ids.collect() }).collect();
+                let expected = RpcRepr {
+                    control: ControlRepr { ihave, ..ControlRepr::default() },
+                    ..RpcRepr::default()
+                };
+                prop_assert_eq!(RpcRepr::parse(&bytes), Ok(expected));
             }
         }
 
