@@ -78,7 +78,7 @@ impl Default for Libp2pConfig {
         Libp2pConfig {
             role: Role::Worker,
             topics: vec![0],
-            gossip_peers: 12,
+            gossip_peers: 50,
             dht: DhtConfig::default(),
             gossip: GossipConfig::default(),
         }
