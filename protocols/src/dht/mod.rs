@@ -67,7 +67,11 @@
 //!   bucket, as in the paper (libp2p adds only peers that advertise the
 //!   protocol in server mode; all nodes here are servers). Peers named in
 //!   answers are candidates of the lookup only; they enter the table when
-//!   they are heard from.
+//!   they are heard from. Except a PING: it refreshes a sender already in
+//!   the table but does not insert a new one, because inserting would ping
+//!   the full bucket's oldest entry, which may not know this node and ping on
+//!   in turn (the paper's rule taken literally cascaded to eight pings per
+//!   lookup request in a 10,000-node network).
 //! - **PING**, which the spec defines but never sends, is what a full bucket
 //!   sends to its oldest entry before evicting it (the paper's rule).
 //! - **Lookup start** uses the `k` closest peers of the table (rust-libp2p),
@@ -984,7 +988,23 @@ impl Protocol for Dht {
                 return;
             }
         };
-        self.seen(now, from);
+        // A PING only refreshes a sender already in the table. Inserting it
+        // would, on a full bucket, ping that bucket's oldest entry, whose own
+        // table may lack this node and ping again: a cascade that grew to
+        // eight pings per lookup request in a 10,000-node network.
+        if matches!(
+            repr,
+            Repr::Request {
+                request: Request::Ping,
+                ..
+            }
+        ) {
+            if self.table.contains(from) {
+                self.seen(now, from);
+            }
+        } else {
+            self.seen(now, from);
+        }
         match repr {
             Repr::Request { id, request } => self.answer(now, from, id, request),
             Repr::Response { id, response } => {
