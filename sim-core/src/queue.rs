@@ -14,17 +14,27 @@
 //! speed over the plain heap of `shared/bench/phold_ref.cpp` comes from; with
 //! 8-bit rather than 1-bit digits, items move about a third as often.
 //!
-//! The front: when the lowest bucket holds only a few items, they are not
-//! spread over lower levels but sorted by (time, sequence) into `front`, a
-//! short run that pops in order; a push that falls inside the run's span is
-//! inserted in order. This skips the last few moves of most items.
+//! The front: when the lowest bucket holds only a few items and spans a short
+//! time, they are not spread over lower levels but sorted by (time, sequence)
+//! into `front`, a short run that pops in order; a push that falls inside the
+//! run's span is inserted in order. This skips the last few moves of most
+//! items.
+//!
+//! Early items: a peek moves the floor to the earliest queued item, but the
+//! kernel may still schedule something earlier (a node's wake-up, which lives
+//! in the kernel's own table, can run before the next queued event and send).
+//! Such items go to a small binary heap, `early`, which pops before anything
+//! else. In steady state it holds a handful of items; at start-up, when the
+//! only queued event may be a workload's first action seconds ahead, it takes
+//! every datagram the nodes' first wake-ups send.
 //!
 //! Ties: items due at the same time come out in insertion order (first in,
 //! first out): `front` is sorted by (time, sequence), and a push carries a
 //! larger sequence number than anything queued, so it goes after every item
 //! due at the same time.
 
-use std::collections::VecDeque;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::Instant;
 
@@ -33,6 +43,28 @@ struct Entry<T> {
     time: u64,
     seq: u64,
     item: T,
+}
+
+/// An item due before the floor, ordered for a max-heap so that the
+/// earliest (time, sequence) is on top.
+#[derive(Debug)]
+struct Early<T>(Entry<T>);
+
+impl<T> PartialEq for Early<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0.time, self.0.seq) == (other.0.time, other.0.seq)
+    }
+}
+impl<T> Eq for Early<T> {}
+impl<T> PartialOrd for Early<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Early<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.0.time, other.0.seq).cmp(&(self.0.time, self.0.seq))
+    }
 }
 
 /// A monotone priority queue of `T` keyed by (time, sequence).
@@ -44,6 +76,8 @@ pub struct EventQueue<T> {
     floor: u64,
     /// Time of the last popped item: no push may be earlier.
     popped: u64,
+    /// Items due before `floor` (see the module docs); they pop first.
+    early: BinaryHeap<Early<T>>,
     /// The next items to pop, sorted by (time, sequence); every bucketed item
     /// is due after all of them.
     front: VecDeque<Entry<T>>,
@@ -65,6 +99,7 @@ impl<T> Default for EventQueue<T> {
         EventQueue {
             floor: 0,
             popped: 0,
+            early: BinaryHeap::new(),
             front: VecDeque::new(),
             buckets: (0..LEVELS * DIGITS).map(|_| Vec::new()).collect(),
             occupied: [0; LEVELS],
@@ -111,21 +146,23 @@ impl<T> EventQueue<T> {
         assert!(time >= self.popped, "event scheduled in the past");
         self.len += 1;
         let entry = Entry { time, seq, item };
+        if time < self.floor {
+            return self.early.push(Early(entry));
+        }
         match self.front.back() {
             Some(last) if time <= last.time => {
                 let at = self.front.partition_point(|e| e.time <= time);
                 self.front.insert(at, entry);
             }
-            // Not after the floor: a peek may have moved the floor past the
-            // present (to the earliest queued item), and the kernel may still
-            // schedule between the two. Such an item is earlier than every
-            // bucketed one, so it belongs at the end of the front.
-            _ if time <= self.floor => self.front.push_back(entry),
+            _ if time == self.floor => self.front.push_back(entry),
             _ => self.file(entry),
         }
     }
     /// The key (time, sequence) of the next item, without removing it.
     pub fn peek_key(&mut self) -> Option<(Instant, u64)> {
+        if let Some(Early(e)) = self.early.peek() {
+            return Some((Instant::from_nanos(e.time), e.seq));
+        }
         if self.front.is_empty() && !self.refill() {
             return None;
         }
@@ -135,10 +172,14 @@ impl<T> EventQueue<T> {
     }
     /// Removes and returns the next item with its time.
     pub fn pop(&mut self) -> Option<(Instant, T)> {
-        if self.front.is_empty() && !self.refill() {
-            return None;
-        }
-        let e = self.front.pop_front()?;
+        let e = if let Some(Early(e)) = self.early.pop() {
+            e
+        } else {
+            if self.front.is_empty() && !self.refill() {
+                return None;
+            }
+            self.front.pop_front()?
+        };
         self.len -= 1;
         self.popped = e.time;
         Some((Instant::from_nanos(e.time), e.item))
@@ -166,7 +207,7 @@ impl<T> EventQueue<T> {
         }
         let slot = level * DIGITS + digit;
         let mut bucket = std::mem::take(&mut self.buckets[slot]);
-        if bucket.len() <= SMALL_BUCKET {
+        if bucket.len() <= SMALL_BUCKET && level <= SMALL_LEVEL {
             // The front is empty: the bucket's vector becomes the front and the
             // front's buffer becomes the bucket (both conversions are O(1) and
             // keep their allocations).
@@ -198,8 +239,13 @@ impl<T> EventQueue<T> {
 }
 
 /// A bucket this small is sorted straight into the front rather than spread
-/// over lower levels (measured with `benches/phold-compare.sh`).
+/// over lower levels (measured with `benches/phold-compare.sh`)…
 const SMALL_BUCKET: usize = 64;
+/// …if its level spans at most 16⁴ ns (65 µs). A front spanning more catches
+/// many later pushes, each an insertion in the middle of the run: in a
+/// 10,000-node GossipSub run, fronts of milliseconds made such insertions a
+/// quarter of the run time.
+const SMALL_LEVEL: usize = 3;
 /// Bits per digit: wide enough that items move rarely, narrow enough that the
 /// buckets' ends stay in cache (measured with `benches/phold-compare.sh`).
 const DIGIT_BITS: usize = 4;
