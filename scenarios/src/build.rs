@@ -337,8 +337,7 @@ fn node_builder(
     let warm = s
         .groups
         .iter()
-        .enumerate()
-        .any(|(_, g)| {
+        .any(|g| {
             matches!(&g.protocol, ProtocolSpec::Dht(d) if d.warm_start)
                 || matches!(&g.protocol, ProtocolSpec::Libp2p(l) if l.warm_start)
         })
@@ -407,19 +406,19 @@ fn node_builder(
                         .iter()
                         .map(|&t| GossipCommand::Subscribe(TopicId(t))),
                 );
-                Stack::Gossip(StartUp::new(gossip, start))
+                Stack::Gossip(Box::new(StartUp::new(gossip, start)))
             }
             ProtocolSpec::Dht(d) => {
                 let mut dht = Dht::new(id, others(), d.config, rng).with_initial_lookup_seq(seq);
                 if let (true, true, Some(w)) = (first_build, d.warm_start, &warm) {
-                    dht = dht.with_peers(w.peers_for(id, d.config.k as usize, &mut warm_rng));
+                    dht = dht.with_peers(w.peers_for(id, d.config.k, &mut warm_rng));
                 }
-                Stack::Dht(dht)
+                Stack::Dht(Box::new(dht))
             }
             ProtocolSpec::Libp2p(l) => {
                 let mut config = l.node.clone();
                 config.gossip.expected_subscribers = subscribers.saturating_sub(1);
-                let k = config.dht.k as usize;
+                let k = config.dht.k;
                 let mut node = Libp2pNode::new(id, others(), config, rng);
                 if let (true, true, Some(w)) = (first_build, l.warm_start, &warm) {
                     node = node.with_dht_peers(w.peers_for(id, k, &mut warm_rng));

@@ -5,8 +5,12 @@
 //! protocol inside. Datagrams of one protocol reaching a node of another are
 //! malformed input to it, counted and dropped like any other.
 //!
-//! Two stand-alone protocols need work at start that their builders cannot do
-//! (a builder runs before the node's clock starts): [`StartUp`] holds that
+//! The large protocols (GossipSub, Kademlia, libp2p nodes) are boxed, so
+//! that a run of small ones (flood, ping) does not pay for their size per node.
+//!
+//! A stand-alone GossipSub node needs work at start that its builder cannot
+//! do (adding its peers and subscribing, which send messages, while a builder
+//! runs before the node's clock starts): [`StartUp`] holds that
 //! work and does it on the node's first wake-up, at time zero for nodes built
 //! at the start and at restart time for nodes rebuilt after a crash.
 
@@ -142,7 +146,7 @@ macro_rules! stack {
 stack! {
     Ping(Ping, PingCommand, PingEvent),
     Flood(Flood, FloodCommand, FloodEvent),
-    Gossip(StartUp<Gossip>, GossipCommand, GossipEvent),
-    Dht(Dht, DhtCommand, DhtEvent),
+    Gossip(Box<StartUp<Gossip>>, GossipCommand, GossipEvent),
+    Dht(Box<Dht>, DhtCommand, DhtEvent),
     Libp2p(Box<Libp2pNode>, Libp2pCommand, Libp2pEvent),
 }

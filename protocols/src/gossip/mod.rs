@@ -287,9 +287,10 @@ struct Promise {
 /// - GRAFT: ignored for a topic we do not subscribe to; answered with PRUNE
 ///   (and the backoff extended) during a backoff, which also costs the peer
 ///   a behaviour penalty, or when its score is negative or the mesh already
-///   has `D_high` peers and the peer is not outbound (with PX then). PRUNE: leave the mesh, back off for
-///   the backoff it carries (or `prune_backoff`), and use its PX if the
-///   pruning peer scores at least `accept_px_threshold`.
+///   has `D_high` peers and the peer is not outbound (with PX then). PRUNE:
+///   leave the mesh, back off for the backoff it carries (or
+///   `prune_backoff`), and use its PX if the pruning peer scores at least
+///   `accept_px_threshold`.
 /// - IHAVE (from peers at or above `gossip_threshold`, at most
 ///   `max_ihave_messages` per peer and heartbeat, only for subscribed
 ///   topics): unseen ids are asked for with IWANT, at most
@@ -322,6 +323,8 @@ struct Promise {
 ///   the GRAFT-at-`D_high` rule and the outbound quota use it.
 /// - **Inbound connections**: an RPC from a node that is not a peer makes
 ///   it one (as an inbound connection would), and it is told our topics.
+///   There is no connection manager: the node layer decides how many peers
+///   a node keeps (`RemovePeer`); only PX additions are capped here.
 /// - **Peer exchange**: PX records carry no signed peer record (the spec
 ///   allows leaving it out); a received record becomes a peer directly
 ///   while this node has fewer than `px_peer_limit` peers, standing in for
@@ -334,7 +337,11 @@ struct Promise {
 ///   out; only a disconnected peer's non-idle score is retained, for
 ///   `retain_score`. A duplicate counts for P₃ if it arrives within
 ///   `mesh_message_deliveries_window` of the first copy (no validation
-///   pipeline: the near-first window starts at arrival).
+///   pipeline: the near-first window starts at arrival). The router compares
+///   thresholds with each peer's score as of the last heartbeat, refreshed
+///   at once after a penalty, a graft or a prune ([`Peer::current`]): a
+///   penalty takes effect at once, a reward (P₁, P₂, P₃) at the next
+///   heartbeat, which spares a score computation per datagram.
 /// - **Explicit peering, extended validators, IDONTWANT (v1.2)** are not
 ///   implemented: every valid message is accepted.
 /// - **Backoff slack** is one heartbeat: the heartbeat does not re-graft a
@@ -350,13 +357,19 @@ struct Promise {
 /// - **Graylisted RPCs** are reported as [`GossipEvent::Ignored`], not as an
 ///   `Output::Drop`: the kernel's drop causes have none for "refused".
 ///
-/// # Layout
+/// # Performance
 ///
-/// `repr(C)` keeps the fields in the order written: what every datagram
-/// touches first (a few cache lines), the configuration and what only the
-/// heartbeat or the control messages touch after. At 10⁵ nodes every
-/// datagram goes to a node whose state is out of cache, so the lines
-/// touched per datagram, more than the instructions, set the speed.
+/// At 10⁵ nodes every datagram goes to a node whose state is out of cache,
+/// so the cache lines touched per datagram, more than the instructions,
+/// set the speed. Hence: `repr(C)` keeps the fields in the order written,
+/// what every datagram touches first; an RPC of messages only, or of IHAVE
+/// only (nearly every datagram), is read in place without allocating or
+/// copying the payload ([`wire::MessagesOnly`], [`wire::IHavesOnly`]); the
+/// graylist and gossip thresholds are checked against a lower bound of all
+/// scores before any peer is looked up; the seen cache is a flat hash
+/// table ([`SeenCache`]); the peer table's ids sit apart from the rest of
+/// its state ([`PeerTable`]); a message is encoded once per forward, by
+/// hand, and each transmit clones the bytes.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Gossip {
@@ -1018,7 +1031,7 @@ impl Gossip {
         ihave: impl Iterator<Item = (TopicId, I)>,
         reply: &mut ControlRepr,
     ) {
-        let Some(peer) = self.peers.slot_mut(from) else {
+        let Some(peer) = self.peers.counters_mut(from) else {
             return;
         };
         let mut wanted = Vec::new();

@@ -1320,10 +1320,23 @@ mod tests {
         }
 
         #[test]
-        fn the_fast_path_reads_message_only_rpcs(ms in proptest::collection::vec(any_message(), 0..4)) {
+        fn the_fast_path_reads_message_only_rpcs(
+            ms in proptest::collection::vec(any_message(), 0..4),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..2),
+        ) {
             let rpc = RpcRepr { messages: ms.clone(), ..RpcRepr::default() };
-            let fast = MessagesOnly::new(&rpc.emit()).map(Iterator::collect::<Vec<_>>);
+            let mut bytes = rpc.emit();
+            let fast = MessagesOnly::new(&bytes).map(Iterator::collect::<Vec<_>>);
             prop_assert_eq!(fast, Some(ms));
+            // Spoilt, it is read the same as `parse` reads it, or left to it.
+            for (at, x) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= x;
+            }
+            if let Some(fast) = MessagesOnly::new(&bytes) {
+                let expected = RpcRepr { messages: fast.collect(), ..RpcRepr::default() };
+                prop_assert_eq!(RpcRepr::parse(&bytes), Ok(expected));
+            }
         }
 
         #[test]
