@@ -26,7 +26,8 @@
 //! - [`flood`]: hop-limited broadcast with duplicate suppression;
 //! - [`identify`]: libp2p Identify, peers telling each other what they speak;
 //! - [`libp2p`]: a libp2p node of the seed's network (bootstrap or worker):
-//!   Kademlia, GossipSub, Identify and Ping behind one datagram channel.
+//!   Kademlia, GossipSub, Identify and Ping behind one datagram channel;
+//! - [`seen`]: the seen-id cache flood and GossipSub suppress duplicates with.
 //! - [`dht`]: a Kademlia DHT (libp2p kad-dht): k-buckets, iterative lookups,
 //!   values and provider records.
 //! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
@@ -78,6 +79,7 @@ pub mod gossip;
 pub mod identify;
 pub mod libp2p;
 pub mod ping;
+pub mod seen;
 
 #[cfg(test)]
 mod test_net;

@@ -5,7 +5,7 @@
 //! to all its neighbours. A node that receives a message for the first time
 //! delivers it ([`FloodEvent::Delivered`]) and, if the message's hop limit
 //! allows, relays it once to every neighbour but the one it came from. A
-//! [`SeenSet`] remembers the ids a node has seen for
+//! [`SeenCache`] remembers the ids a node has seen for
 //! [`FloodConfig::seen_ttl`], so later copies are only counted
 //! ([`FloodEvent::Duplicate`]). Through [`Observe`], `Sent` and `Delivered`
 //! become the kernel's [`Observation`]s, so the kernel measures reach, latency
@@ -40,7 +40,6 @@
 //! ```
 
 mod config;
-mod seen;
 pub mod wire;
 
 #[cfg(test)]
@@ -50,8 +49,8 @@ use std::collections::VecDeque;
 
 use sim_core::{DropCause, Instant, NodeId, Observation, Observe, Output, Protocol};
 
+pub use crate::seen::SeenCache;
 pub use config::FloodConfig;
-pub use seen::SeenSet;
 
 /// What a workload can ask of a [`Flood`] node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +159,7 @@ pub struct Flood {
     neighbours: Vec<NodeId>,
     config: FloodConfig,
     next_seq: u32,
-    seen: SeenSet,
+    seen: SeenCache,
     outputs: VecDeque<Output<FloodEvent>>,
 }
 
@@ -178,7 +177,7 @@ impl Flood {
             neighbours,
             config,
             next_seq: 0,
-            seen: SeenSet::new(config.seen_ttl),
+            seen: SeenCache::new(config.seen_ttl),
             outputs: VecDeque::new(),
         }
     }
@@ -213,7 +212,7 @@ impl Flood {
     }
 
     /// The message ids it remembers.
-    pub fn seen(&self) -> &SeenSet {
+    pub fn seen(&self) -> &SeenCache {
         &self.seen
     }
 

@@ -57,7 +57,6 @@ mod heartbeat;
 mod mcache;
 mod peers;
 mod score;
-mod seen;
 pub mod wire;
 
 #[cfg(test)]
@@ -70,12 +69,12 @@ use sim_core::{
     DropCause, Duration, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng,
 };
 
+pub use crate::seen::SeenCache;
 pub use backoff::BackoffTable;
 pub use config::{GossipConfig, ScoreParams, ScoreThresholds};
 pub use mcache::{CachedMessage, MessageCache};
 pub use peers::{Peer, PeerTable, MAX_PEER_TOPICS};
 pub use score::{PeerScore, TopicCounters, MAX_SCORED_TOPICS};
-pub use seen::SeenCache;
 pub use wire::{Invalid, MessageId, TopicId};
 
 use score::Retained;

@@ -1,13 +1,13 @@
 //! The seen cache: which message ids a node has seen in the last `seen_ttl`.
+//! Flood and GossipSub both suppress duplicates with it.
 
 use std::collections::VecDeque;
 
 use sim_core::{Duration, Instant};
 
-/// Message ids a node has seen, each remembered for a fixed time to live:
-/// the same contract as flood's [`SeenSet`](crate::flood::SeenSet)
-/// (first-seen deadlines, expiry in insertion order), with a membership
-/// test built for the relay's hot path.
+/// Message ids a node has seen, each remembered for a fixed time to live
+/// (first-seen deadlines, expiry in insertion order), with a membership test
+/// built for the relay's hot path.
 ///
 /// An id inserted at `t` is forgotten by the first [`SeenCache::expire`] at
 /// or after `t + ttl`; inserting an id already present changes nothing.
@@ -15,8 +15,9 @@ use sim_core::{Duration, Instant};
 /// # Implementation notes
 ///
 /// Every copy of every message a node receives asks this cache first, so a
-/// lookup should touch one cache line. Flood's `SeenSet` answers from a
-/// `BTreeSet`, whose lookups visit two or three tree nodes; here membership
+/// lookup should touch one cache line. A `BTreeSet` (flood's first seen set)
+/// visits two or three tree nodes per lookup, a measurable cost at 10⁵ nodes;
+/// here membership
 /// is an open-addressing table of ids with linear probing, at most half
 /// full (deletion shifts entries back, so there are no tombstones), sized
 /// to a power of two and shrunk when it empties. Its order never reaches an
