@@ -24,29 +24,30 @@
 //!
 //! - [`ping`]: request/response round trips, measuring RTT and reachability;
 //! - [`flood`]: hop-limited broadcast with duplicate suppression;
+//! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
+//!   GRAFT/PRUNE on a heartbeat, IHAVE/IWANT gossip, peer scoring;
+//! - [`dht`]: a Kademlia DHT (libp2p kad-dht): k-buckets, iterative lookups,
+//!   values and provider records;
 //! - [`identify`]: libp2p Identify, peers telling each other what they speak;
 //! - [`libp2p`]: a libp2p node of the seed's network (bootstrap or worker):
 //!   Kademlia, GossipSub, Identify and Ping behind one datagram channel;
 //! - [`seen`]: the seen-id cache flood and GossipSub suppress duplicates with.
-//! - [`dht`]: a Kademlia DHT (libp2p kad-dht): k-buckets, iterative lookups,
-//!   values and provider records.
-//! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
-//!   GRAFT/PRUNE on a heartbeat, IHAVE/IWANT gossip, peer scoring.
 //!
-//! Every datagram starts with a one-byte magic that names its protocol and a
-//! version byte, so one protocol's bytes are never mistaken for another's;
-//! all integers are big-endian.
+//! Ping and flood datagrams start with a one-byte magic that names the
+//! protocol and a version byte, so one protocol's bytes are never mistaken
+//! for another's; all integers are big-endian.
 //!
 //! | protocol  | magic        | header |
 //! |-----------|--------------|--------|
 //! | [`ping`]  | `0x50` (`P`) | [`ping::wire::HEADER_LEN`] = 15 bytes |
 //! | [`flood`] | `0x46` (`F`) | [`flood::wire::HEADER_LEN`] = 16 bytes |
 //!
-//! [`dht`] is the exception: its datagrams are libp2p kad-dht RPCs exactly as
-//! a libp2p stream carries them (a varint length, then protobuf), with no
-//! magic byte; see [`dht::wire`].
-//! So is [`gossip`]: its datagrams are libp2p pubsub RPCs framed the same
-//! way; see [`gossip::wire`].
+//! The libp2p protocols carry their real messages instead: [`dht`] and
+//! [`gossip`] datagrams are kad-dht and pubsub protobuf RPCs exactly as a
+//! libp2p stream carries them (a varint length, then protobuf; see
+//! [`dht::wire`] and [`gossip::wire`]), [`identify`] sends the bare
+//! `Identify` message, and a [`libp2p`] node puts a one-byte protocol tag in
+//! front of each, standing in for multistream-select.
 //!
 //! Malformed bytes are never a panic: a protocol reports them as one
 //! [`Output::Drop`](sim_core::Output::Drop) with
