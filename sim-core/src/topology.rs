@@ -730,18 +730,14 @@ mod tests {
         }
     }
 
+    /// The overlay size of the shipped 100,000-node scenarios. (Its speed is
+    /// a benchmark's business, not a test's: about 40 ms in release here.)
     #[test]
-    fn random_regular_100k_nodes_degree_8_is_fast() {
-        let started = std::time::Instant::now();
+    fn random_regular_100k_nodes_degree_8() {
         let g = make(Topology::RandomRegular { degree: 8 }, 100_000, 1);
-        let took = started.elapsed();
         assert_eq!(g.graph.edge_count(), 400_000);
         assert!(degrees(&g).iter().all(|&d| d == 8));
         assert_simple(&g, 100_000);
-        // The time bound holds for optimised builds only.
-        if !cfg!(debug_assertions) {
-            assert!(took.as_secs_f64() < 0.5, "took {took:?}");
-        }
     }
 
     /// All pairs within `radius`, tested one by one, in lexicographic order.
