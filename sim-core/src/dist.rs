@@ -697,8 +697,11 @@ mod tests {
             assert!(!self.0.is_empty(), "drew more words than expected");
             self.0.remove(0)
         }
-        fn fill_bytes(&mut self, _: &mut [u8]) {
-            unimplemented!()
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(8) {
+                let word = self.next_u64().to_le_bytes();
+                chunk.copy_from_slice(&word[..chunk.len()]);
+            }
         }
     }
 
