@@ -175,15 +175,33 @@ const DURATION_UNITS: &[(&str, u64)] = &[
 
 impl FromStr for Duration {
     type Err = UnitError;
-    /// Parses `<decimal><unit>` with unit one of ns, us (µs), ms, s, m (min), h.
-    /// The value must be a whole number of nanoseconds: "1.5ns" is an error.
+    /// Parses `<decimal><unit>` with unit one of ns, us (µs), ms, s, m (min),
+    /// h, or several such parts in a row ("1h30m", "3m50s"), which add up.
+    /// Each part must be a whole number of nanoseconds: "1.5ns" is an error.
     fn from_str(s: &str) -> Result<Self, UnitError> {
-        parse_scaled(
-            s,
-            DURATION_UNITS,
-            "a duration such as \"250us\", \"40ms\", \"1.5s\", \"2m\" or \"1h\"",
-        )
-        .map(Duration)
+        const EXPECTED: &str =
+            "a duration such as \"250us\", \"40ms\", \"1.5s\", \"2m\", \"1h\" or \"3m50s\"";
+        let err = || UnitError {
+            text: s.to_string(),
+            expected: EXPECTED,
+        };
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(err());
+        }
+        let mut total = 0u64;
+        while !rest.is_empty() {
+            let is_number = |c: char| c.is_ascii_digit() || c == '.';
+            let number_end = rest.find(|c: char| !is_number(c)).unwrap_or(rest.len());
+            let part_end = rest[number_end..]
+                .find(is_number)
+                .map_or(rest.len(), |i| number_end + i);
+            let part =
+                parse_scaled(&rest[..part_end], DURATION_UNITS, EXPECTED).map_err(|_| err())?;
+            total = total.checked_add(part).ok_or_else(err)?;
+            rest = &rest[part_end..];
+        }
+        Ok(Duration(total))
     }
 }
 
