@@ -264,9 +264,18 @@ mod tests {
 
     #[test]
     fn parts_add_up() {
-        assert_eq!("3m50s".parse::<Duration>().unwrap(), Duration::from_secs(230));
-        assert_eq!("1h30m".parse::<Duration>().unwrap(), Duration::from_secs(5400));
-        assert_eq!("1s500ms".parse::<Duration>().unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            "3m50s".parse::<Duration>().unwrap(),
+            Duration::from_secs(230)
+        );
+        assert_eq!(
+            "1h30m".parse::<Duration>().unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            "1s500ms".parse::<Duration>().unwrap(),
+            Duration::from_millis(1500)
+        );
         for bad in ["1m30", "3m50x", "1h1.5ns"] {
             assert!(bad.parse::<Duration>().is_err(), "{bad:?} should not parse");
         }
