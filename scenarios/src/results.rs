@@ -161,19 +161,24 @@ fn intervals(ts: &TimeSeries, m: &Metrics) -> Vec<IntervalRow> {
 }
 
 fn fault_row(r: &TraceRecord) -> FaultRow {
-    let (kind, detail) = match (r.kind, r.peer) {
-        (TraceKind::Crash, _) => (
+    let node = r.node.0;
+    let (kind, detail) = match r.kind {
+        TraceKind::Crash => (
             "crash",
             format!(
-                "node {}{}",
-                r.node.0,
+                "node {node}{}",
                 if r.size == 1 { ", state lost" } else { "" }
             ),
         ),
-        (TraceKind::Restart, _) => ("restart", format!("node {}", r.node.0)),
-        (TraceKind::LinkFault, Some(peer)) => ("link", format!("link {}–{}", r.node.0, peer.0)),
-        (_, _) if r.size > 0 => ("partition", format!("{} groups", r.size)),
-        _ => ("heal", "all partitions end".to_string()),
+        TraceKind::Restart => ("restart", format!("node {node}")),
+        TraceKind::LinkFault => (
+            "link",
+            format!("link {node}–{}", r.peer.map_or(node, |p| p.0)),
+        ),
+        TraceKind::Partition => ("partition", format!("{} groups", r.size)),
+        TraceKind::Heal => ("heal", "all partitions end".to_string()),
+        // The kernel records only the kinds above as faults.
+        other => (other.name(), String::new()),
     };
     FaultRow {
         time_ns: r.time.as_nanos(),

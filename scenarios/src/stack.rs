@@ -115,7 +115,6 @@ macro_rules! stack {
             fn handle_command(&mut self, now: Instant, cmd: StackCommand) {
                 // The scenario checks that each workload fits its group's
                 // protocol, so a mismatched command cannot be scheduled.
-                #[allow(unreachable_patterns)]
                 match (self, cmd) {
                     $((Stack::$variant(p), StackCommand::$variant(c)) => p.handle_command(now, c),)*
                     _ => {}

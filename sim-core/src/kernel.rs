@@ -430,7 +430,7 @@ where
                 }
                 self.trace(
                     NodeId(0),
-                    TraceKind::LinkFault,
+                    TraceKind::Partition,
                     None,
                     groups.len() as u64,
                     None,
@@ -438,7 +438,7 @@ where
             }
             Fault::Heal => {
                 self.partition.fill(0);
-                self.trace(NodeId(0), TraceKind::LinkFault, None, 0, None);
+                self.trace(NodeId(0), TraceKind::Heal, None, 0, None);
             }
             Fault::Link { a, b, change } => {
                 // A scenario's link faults are validated against its network
@@ -616,7 +616,11 @@ where
         }
         if matches!(
             kind,
-            TraceKind::Crash | TraceKind::Restart | TraceKind::LinkFault
+            TraceKind::Crash
+                | TraceKind::Restart
+                | TraceKind::LinkFault
+                | TraceKind::Partition
+                | TraceKind::Heal
         ) {
             self.metrics.faults.push(record);
         }

@@ -155,8 +155,9 @@ pub struct Metrics {
     pub lookups: BTreeMap<u64, LookupRecord>,
     /// Workload commands addressed to a node that was down (not run).
     pub commands_to_down_nodes: u64,
-    /// `Sent` observations of an id already sent: a protocol bug (ids must be
-    /// unique in a run), always zero in a correct run.
+    /// `Sent` or `LookupStarted` observations of an id already used: a
+    /// protocol bug (message and lookup ids must be unique in a run), always
+    /// zero in a correct run.
     pub reused_message_ids: u64,
     /// Deliveries of ids never reported sent: a protocol bug, always zero in a
     /// correct run (the property tests assert it).

@@ -31,7 +31,7 @@ pub enum TraceKind {
     Crash,
     /// A node came back up.
     Restart,
-    /// A link or partition fault was applied (`peer` = other end, if any).
+    /// A link changed (down, up, loss; `peer` = the other end).
     LinkFault,
     /// A protocol reported a new application message (`size` = message id).
     MessageSent,
@@ -41,6 +41,10 @@ pub enum TraceKind {
     LookupStarted,
     /// A protocol ended a lookup (`size` = lookup id).
     LookupDone,
+    /// The network split (`size` = the number of groups named).
+    Partition,
+    /// Every partition ended.
+    Heal,
 }
 
 impl TraceKind {
@@ -59,6 +63,8 @@ impl TraceKind {
             TraceKind::MessageDelivered => "message_delivered",
             TraceKind::LookupStarted => "lookup_started",
             TraceKind::LookupDone => "lookup_done",
+            TraceKind::Partition => "partition",
+            TraceKind::Heal => "heal",
         }
     }
 }
