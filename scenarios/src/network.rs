@@ -51,4 +51,7 @@ impl Network for AnyNetwork {
     fn neighbours(&self, node: NodeId) -> Option<Vec<NodeId>> {
         forward!(self, n => n.neighbours(node))
     }
+    fn broadcast_targets(&mut self, now: Instant, from: NodeId, out: &mut Vec<NodeId>) {
+        forward!(self, n => n.broadcast_targets(now, from, out))
+    }
 }

@@ -19,7 +19,7 @@ use protocols::flood::{Flood, FloodCommand, FloodEvent};
 use protocols::gossip::{Gossip, GossipCommand, GossipEvent};
 use protocols::libp2p::{Libp2pCommand, Libp2pEvent, Libp2pNode};
 use protocols::ping::{Ping, PingCommand, PingEvent};
-use sim_core::{Instant, NodeId, Observation, Observe, Output, Protocol};
+use sim_core::{BatteryLevel, Instant, NodeId, Observation, Observe, Output, Protocol};
 
 /// A protocol with commands to run on its first wake-up.
 #[derive(Debug)]
@@ -71,6 +71,9 @@ impl<P: Protocol> Protocol for StartUp<P> {
         } else {
             Some(Instant::ZERO)
         }
+    }
+    fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
+        self.inner.handle_battery(now, level);
     }
 }
 
@@ -136,6 +139,12 @@ macro_rules! stack {
             fn poll_timeout(&self) -> Option<Instant> {
                 match self {
                     $(Stack::$variant(p) => p.poll_timeout(),)*
+                }
+            }
+
+            fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
+                match self {
+                    $(Stack::$variant(p) => p.handle_battery(now, level),)*
                 }
             }
         }

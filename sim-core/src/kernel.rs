@@ -117,6 +117,8 @@ pub struct Simulation<P: Protocol, N: Network> {
     events: Option<Vec<(Instant, NodeId, P::Event)>>,
     steps: u64,
     started: bool,
+    /// Scratch list of a broadcast's receivers, kept to reuse its memory.
+    targets: Vec<NodeId>,
 }
 
 impl<P, N> Simulation<P, N>
@@ -153,6 +155,7 @@ where
             events: None,
             steps: 0,
             started: false,
+            targets: Vec::new(),
         }
     }
 
@@ -459,6 +462,9 @@ where
         let from = NodeId(i as u32);
         while let Some(out) = self.nodes[i].as_mut().and_then(P::poll_output) {
             match out {
+                Output::Transmit { to, bytes } if to == NodeId::BROADCAST => {
+                    self.broadcast(from, bytes)
+                }
                 Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
                 Output::Event(ev) => self.observe(from, ev),
                 Output::Drop {
@@ -484,6 +490,20 @@ where
             let seq = self.queue.next_seq();
             self.wakeups.push(i as u32, Reverse((at, seq)));
         }
+    }
+
+    /// Sends a broadcast as one copy to each node the network reaches now.
+    fn broadcast(&mut self, from: NodeId, bytes: Vec<u8>) {
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        self.network.broadcast_targets(self.now, from, &mut targets);
+        if let Some((&last, rest)) = targets.split_last() {
+            for &to in rest {
+                self.transmit(from, to, bytes.clone());
+            }
+            self.transmit(from, last, bytes);
+        }
+        self.targets = targets;
     }
 
     fn transmit(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {

@@ -74,6 +74,11 @@ use crate::time::Instant;
 pub struct NodeId(pub u32);
 
 impl NodeId {
+    /// A link-layer broadcast: "every node the network lets me reach directly
+    /// right now" (the radios in range, for the BLE model). The kernel sends
+    /// one copy to each; in models without links it reaches no one.
+    pub const BROADCAST: NodeId = NodeId(u32::MAX);
+
     /// The node's index, for indexing per-node tables.
     pub fn index(self) -> usize {
         self.0 as usize
@@ -139,6 +144,42 @@ pub trait Protocol {
     fn poll_output(&mut self) -> Option<Output<Self::Event>>;
     /// The earliest time the protocol needs `handle_timeout`, if any.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The device's battery crossed into `level` at `now` (only where the
+    /// scenario models energy). A battery-aware protocol changes what it does;
+    /// the default ignores it.
+    fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
+        let _ = (now, level);
+    }
+}
+
+/// How full a device's battery is, in the bands the mobile seed's
+/// battery-aware policy uses: critical below 10 %, low below 20 %, medium
+/// below 50 %, high otherwise. A node whose battery is empty goes down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BatteryLevel {
+    /// Below 10 %.
+    Critical,
+    /// 10 % to 20 %.
+    Low,
+    /// 20 % to 50 %.
+    Medium,
+    /// 50 % and above.
+    High,
+}
+
+impl BatteryLevel {
+    /// The band a state of charge (0.0 to 1.0) falls in.
+    pub fn of_fraction(charge: f64) -> Self {
+        if charge < 0.10 {
+            BatteryLevel::Critical
+        } else if charge < 0.20 {
+            BatteryLevel::Low
+        } else if charge < 0.50 {
+            BatteryLevel::Medium
+        } else {
+            BatteryLevel::High
+        }
+    }
 }
 
 /// A boxed protocol is a protocol: stacks box their large variants.
@@ -159,6 +200,9 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
+    }
+    fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
+        (**self).handle_battery(now, level)
     }
 }
 

@@ -81,4 +81,12 @@ pub trait Network {
     fn min_delay(&self, from: NodeId, to: NodeId) -> Option<Duration>;
     /// The nodes `node` can send to directly, if the model has explicit links.
     fn neighbours(&self, node: NodeId) -> Option<Vec<NodeId>>;
+    /// The nodes a link-layer broadcast from `from` at `now` reaches, pushed
+    /// onto `out` in ascending id order (the kernel sends each a copy). The
+    /// default is the explicit neighbours, or nobody for models without links
+    /// (a broadcast there reaches no one and costs nothing).
+    fn broadcast_targets(&mut self, now: Instant, from: NodeId, out: &mut Vec<NodeId>) {
+        let _ = now;
+        out.extend(self.neighbours(from).unwrap_or_default());
+    }
 }
