@@ -33,10 +33,13 @@ use std::hash::BuildHasherDefault;
 
 use priority_queue::PriorityQueue;
 
+use crate::energy::{Battery, BatteryChange, EnergyProfile};
 use crate::fault::Fault;
-use crate::metrics::{DeliveryRecord, DropCause, LookupEnd, LookupRecord, MessageRecord, Metrics};
+use crate::metrics::{
+    DeliveryRecord, DropCause, LookupEnd, LookupRecord, MessageRecord, Metrics, NodeEnergy,
+};
 use crate::network::Network;
-use crate::protocol::{NodeId, Observation, Observe, Output, Protocol};
+use crate::protocol::{BatteryLevel, NodeId, Observation, Observe, Output, Protocol};
 use crate::queue::EventQueue;
 use crate::rng::{RngStreams, SimRng};
 use crate::source::{Action, Script, Source};
@@ -70,6 +73,8 @@ enum Event {
     },
     /// Source number `.0` has its next action due.
     Source(u32),
+    /// Node `.0`'s battery may cross a band boundary by idle drain now.
+    Battery(u32),
 }
 
 /// A simulation of one protocol type `P` on one network model `N`.
@@ -119,6 +124,17 @@ pub struct Simulation<P: Protocol, N: Network> {
     started: bool,
     /// Scratch list of a broadcast's receivers, kept to reuse its memory.
     targets: Vec<NodeId>,
+    /// Batteries, where the scenario models energy.
+    energy: Option<Box<Energy>>,
+}
+
+/// The kernel's energy book: each node's battery, the band its protocol was
+/// last told, and when its next idle-drain check is queued.
+struct Energy {
+    batteries: Vec<Option<Battery>>,
+    told: Vec<BatteryLevel>,
+    check_at: Vec<Instant>,
+    emptied_at: Vec<Option<Instant>>,
 }
 
 impl<P, N> Simulation<P, N>
@@ -156,6 +172,7 @@ where
             steps: 0,
             started: false,
             targets: Vec::new(),
+            energy: None,
         }
     }
 
@@ -170,7 +187,26 @@ where
         &self.metrics
     }
     /// Ends the simulation, keeping only what it measured.
-    pub fn into_metrics(self) -> Metrics {
+    pub fn into_metrics(mut self) -> Metrics {
+        if let Some(energy) = &mut self.energy {
+            for (i, battery) in energy.batteries.iter_mut().enumerate() {
+                if let Some(b) = battery.as_mut().filter(|_| self.up[i]) {
+                    b.settle(self.now);
+                }
+            }
+            self.metrics.energy = energy
+                .batteries
+                .iter()
+                .zip(&energy.emptied_at)
+                .map(|(b, &emptied_at)| {
+                    b.as_ref().map(|b| NodeEnergy {
+                        spent_j: b.spent_j(),
+                        charge: b.charge(),
+                        emptied_at,
+                    })
+                })
+                .collect();
+        }
         self.metrics
     }
     /// The trace hash of the run so far.
@@ -203,6 +239,30 @@ where
     }
 
     // ----- set-up -----
+
+    /// Models energy: node `i` gets a battery with `profiles[i]` (none where
+    /// it is `None`). Call before the run starts.
+    pub fn model_energy(&mut self, profiles: Vec<Option<EnergyProfile>>) {
+        let n = self.nodes.len();
+        let mut batteries: Vec<Option<Battery>> = profiles
+            .into_iter()
+            .map(|p| p.map(|p| Battery::new(p, self.now)))
+            .collect();
+        batteries.resize_with(n, || None);
+        let told = batteries
+            .iter()
+            .map(|b| b.as_ref().map_or(BatteryLevel::High, Battery::level))
+            .collect();
+        self.energy = Some(Box::new(Energy {
+            batteries,
+            told,
+            check_at: vec![Instant::MAX; n],
+            emptied_at: vec![None; n],
+        }));
+        for i in 0..n {
+            self.schedule_battery_check(i);
+        }
+    }
 
     /// Keeps every protocol event with its time and node, for tests and
     /// analyses that need more than the metrics.
@@ -338,12 +398,14 @@ where
                 let next = self.sources[idx as usize].next();
                 self.park(idx, next);
             }
+            Event::Battery(i) => self.battery_check(i as usize),
         }
     }
 
     fn receive(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) {
         let i = to.index();
-        let Some(node) = self.nodes[i].as_mut() else {
+        self.spend(i, |b, now| b.receive(now, bytes.len()));
+        let Some(node) = self.nodes[i].as_mut().filter(|_| self.up[i]) else {
             return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
         };
         node.handle_datagram(self.now, from, bytes);
@@ -394,6 +456,7 @@ where
                 if i >= self.up.len() || !self.up[i] {
                     return;
                 }
+                self.settle_battery(i);
                 self.up[i] = false;
                 if lose_state {
                     self.nodes[i] = None;
@@ -403,9 +466,10 @@ where
             }
             Fault::Restart { node } => {
                 let i = node.index();
-                if i >= self.up.len() || self.up[i] {
+                if i >= self.up.len() || self.up[i] || self.battery_is_empty(i) {
                     return;
                 }
+                self.resume_battery(i);
                 if self.nodes[i].is_none() {
                     self.incarnation[i] += 1;
                     let rng = self.streams.node(node, self.incarnation[i]);
@@ -460,22 +524,129 @@ where
     /// Drains node `i`'s outputs, then refreshes its wake-up.
     fn drain(&mut self, i: usize) {
         let from = NodeId(i as u32);
-        while let Some(out) = self.nodes[i].as_mut().and_then(P::poll_output) {
-            match out {
-                Output::Transmit { to, bytes } if to == NodeId::BROADCAST => {
-                    self.broadcast(from, bytes)
+        loop {
+            while let Some(out) = self.nodes[i].as_mut().and_then(P::poll_output) {
+                match out {
+                    Output::Transmit { to, bytes } if to == NodeId::BROADCAST => {
+                        self.broadcast(from, bytes)
+                    }
+                    Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
+                    Output::Event(ev) => self.observe(from, ev),
+                    Output::Drop {
+                        from: peer,
+                        len,
+                        cause,
+                    } => self.drop_packet(from, peer, len, cause),
                 }
-                Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
-                Output::Event(ev) => self.observe(from, ev),
-                Output::Drop {
-                    from: peer,
-                    len,
-                    cause,
-                } => self.drop_packet(from, peer, len, cause),
+            }
+            // A band crossed while the node worked is told once it is done.
+            let Some(level) = self.battery_news(i) else {
+                break;
+            };
+            if let Some(node) = self.nodes[i].as_mut() {
+                node.handle_battery(self.now, level);
             }
         }
         let next = self.nodes[i].as_ref().and_then(P::poll_timeout);
         self.set_wakeup(i, next);
+    }
+
+    // ----- energy -----
+
+    /// Spends energy from node `i`'s battery (if it has one) as `f` says, and
+    /// takes the node down if that empties it.
+    fn spend(&mut self, i: usize, f: impl FnOnce(&mut Battery, Instant) -> BatteryChange) {
+        let Some(battery) = self.energy.as_mut().and_then(|e| e.batteries[i].as_mut()) else {
+            return;
+        };
+        if f(battery, self.now) == BatteryChange::Empty {
+            self.battery_empty(i);
+        } else {
+            self.schedule_battery_check(i);
+        }
+    }
+
+    /// Idle drain may have crossed a band boundary at node `i` now.
+    fn battery_check(&mut self, i: usize) {
+        let due = self
+            .energy
+            .as_ref()
+            .is_some_and(|e| e.check_at[i] == self.now);
+        if !due || !self.up[i] {
+            return; // superseded by an earlier check, or the node is down
+        }
+        self.spend(i, Battery::settle);
+        if self.up[i] {
+            self.drain(i);
+        }
+    }
+
+    /// Queues a check at the next band crossing node `i`'s idle drain alone
+    /// would cause, unless one at or before it is queued already.
+    fn schedule_battery_check(&mut self, i: usize) {
+        let Some(energy) = self.energy.as_mut() else {
+            return;
+        };
+        let Some(at) = energy.batteries[i]
+            .as_ref()
+            .and_then(Battery::next_crossing)
+        else {
+            return;
+        };
+        let queued = energy.check_at[i];
+        if queued <= self.now || at < queued {
+            energy.check_at[i] = at;
+            self.queue.push(at, Event::Battery(i as u32));
+        }
+    }
+
+    /// The band node `i`'s protocol has not been told of yet, if any.
+    fn battery_news(&mut self, i: usize) -> Option<BatteryLevel> {
+        let energy = self.energy.as_mut()?;
+        let level = energy.batteries[i].as_ref()?.level();
+        if level == energy.told[i] || !self.up[i] {
+            return None;
+        }
+        energy.told[i] = level;
+        self.trace(
+            NodeId(i as u32),
+            TraceKind::Battery,
+            None,
+            level as u64,
+            None,
+        );
+        Some(level)
+    }
+
+    /// Node `i`'s battery ran out: the node goes down for good, its state lost.
+    fn battery_empty(&mut self, i: usize) {
+        if let Some(energy) = self.energy.as_mut() {
+            energy.emptied_at[i] = Some(self.now);
+        }
+        self.up[i] = false;
+        self.nodes[i] = None;
+        self.set_wakeup(i, None);
+        self.trace(NodeId(i as u32), TraceKind::BatteryEmpty, None, 0, None);
+    }
+
+    fn battery_is_empty(&self, i: usize) -> bool {
+        self.energy
+            .as_ref()
+            .and_then(|e| e.batteries[i].as_ref())
+            .is_some_and(Battery::is_empty)
+    }
+
+    /// A node going down stops drawing idle power: settle it up to now.
+    fn settle_battery(&mut self, i: usize) {
+        self.spend(i, Battery::settle);
+    }
+
+    /// A node coming back up draws idle power again from now.
+    fn resume_battery(&mut self, i: usize) {
+        if let Some(b) = self.energy.as_mut().and_then(|e| e.batteries[i].as_mut()) {
+            b.resume(self.now);
+        }
+        self.schedule_battery_check(i);
     }
 
     fn set_wakeup(&mut self, i: usize, at: Option<Instant>) {
@@ -514,6 +685,7 @@ where
         self.metrics.packets_sent += 1;
         self.metrics.bytes_sent += len as u64;
         self.trace(from, TraceKind::Send, Some(to), len as u64, None);
+        self.spend(from.index(), |b, now| b.send(now, len));
         if to.index() >= self.up.len() {
             return self.drop_packet(from, to, len, DropCause::NoRoute);
         }
@@ -637,6 +809,7 @@ where
         if matches!(
             kind,
             TraceKind::Crash
+                | TraceKind::BatteryEmpty
                 | TraceKind::Restart
                 | TraceKind::LinkFault
                 | TraceKind::Partition

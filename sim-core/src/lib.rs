@@ -18,6 +18,8 @@
 //! - [`dist`]: latency distributions and the samplers everything shares;
 //! - [`fault`] and [`source`]: scheduled crashes, partitions, link changes,
 //!   churn, and lazily generated workload streams;
+//! - [`energy`]: batteries and what radio work costs them (bands, empty
+//!   batteries take nodes down);
 //! - [`rng`]: one ChaCha8 stream per node, link and source, from one seed;
 //! - [`metrics`] and [`trace`]: what a run counts, and the trace hash.
 //!
@@ -88,6 +90,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
 pub mod dist;
+pub mod energy;
 pub mod fault;
 pub mod kernel;
 pub mod metrics;
@@ -102,6 +105,7 @@ pub mod trace;
 pub mod units;
 
 pub use dist::Dist;
+pub use energy::{Battery, EnergyProfile};
 pub use fault::{Churn, Fault};
 pub use kernel::{Builder, Simulation, TraceSink};
 pub use metrics::{DeliveryRecord, DropCause, Metrics, Summary};

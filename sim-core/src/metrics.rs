@@ -166,8 +166,22 @@ pub struct Metrics {
     /// ([`crate::Simulation::record_timeseries`]).
     pub timeseries: Option<TimeSeries>,
     /// Faults as they were applied (crashes, restarts, partitions, heals,
-    /// link changes), in order.
+    /// link changes, batteries running out), in order.
     pub faults: Vec<TraceRecord>,
+    /// Per-node energy, indexed by node, where the scenario models it
+    /// (`None` for nodes without a battery; empty when nothing does).
+    pub energy: Vec<Option<NodeEnergy>>,
+}
+
+/// What a node's battery went through in a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NodeEnergy {
+    /// Energy spent, in joules.
+    pub spent_j: f64,
+    /// State of charge at the end, 0.0 to 1.0.
+    pub charge: f64,
+    /// When the battery ran out, if it did.
+    pub emptied_at: Option<Instant>,
 }
 
 impl Metrics {

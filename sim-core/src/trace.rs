@@ -45,6 +45,11 @@ pub enum TraceKind {
     Partition,
     /// Every partition ended.
     Heal,
+    /// A node's battery crossed into another band (`size` = the band, 0
+    /// critical to 3 high).
+    Battery,
+    /// A node's battery ran out and the node went down for good.
+    BatteryEmpty,
 }
 
 impl TraceKind {
@@ -65,6 +70,8 @@ impl TraceKind {
             TraceKind::LookupDone => "lookup_done",
             TraceKind::Partition => "partition",
             TraceKind::Heal => "heal",
+            TraceKind::Battery => "battery",
+            TraceKind::BatteryEmpty => "battery_empty",
         }
     }
 }
