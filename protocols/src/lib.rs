@@ -31,7 +31,10 @@
 //! - [`identify`]: libp2p Identify, peers telling each other what they speak;
 //! - [`libp2p`]: a libp2p node of the seed's network (bootstrap or worker):
 //!   Kademlia, GossipSub, Identify and Ping behind one datagram channel;
-//! - [`seen`]: the seen-id cache flood and GossipSub suppress duplicates with.
+//! - [`seen`]: the seen-id cache flood and GossipSub suppress duplicates with;
+//! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
+//!   datagrams, and [`transport::Over`], which runs any protocol over any
+//!   transport.
 //!
 //! Ping and flood datagrams start with a one-byte magic that names the
 //! protocol and a version byte, so one protocol's bytes are never mistaken
@@ -81,6 +84,7 @@ pub mod identify;
 pub mod libp2p;
 pub mod ping;
 pub mod seen;
+pub mod transport;
 
 #[cfg(test)]
 mod test_net;
