@@ -11,8 +11,10 @@
 //! - [`kernel`]: the [`Simulation`] — one event loop, one wake-up per node;
 //! - [`network`]: the models between nodes — explicit links on a graph
 //!   ([`GraphNetwork`]: latency distribution, jitter, bandwidth and drop-tail
-//!   queue, Bernoulli/Gilbert-Elliott loss, MTU) and the all-pairs
-//!   [`InternetNetwork`] (regions, latency matrix, access links);
+//!   queue, Bernoulli/Gilbert-Elliott loss, MTU), the all-pairs
+//!   [`InternetNetwork`] (regions, latency matrix, access links) and the
+//!   BLE radio model [`network::RadioNetwork`] (positions, ranges, mobility,
+//!   path loss, connection events, a spatial grid for broadcasts);
 //! - [`topology`]: generators (line, ring, star, grid, full mesh, Erdős–Rényi,
 //!   Barabási–Albert, random geometric, random regular);
 //! - [`dist`]: latency distributions and the samplers everything shares;

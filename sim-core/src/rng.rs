@@ -32,6 +32,8 @@ pub enum Domain {
     Fault = 5,
     /// Topology generation and placement.
     Topology = 6,
+    /// A node's movement in the radio model (random-waypoint legs).
+    Mobility = 7,
 }
 
 /// Derives independent streams from one scenario seed.

@@ -11,17 +11,27 @@
 //!   distribution, jitter, bandwidth and a drop-tail queue, loss and MTU;
 //! - [`InternetNetwork`]: all pairs, with regions, a latency matrix and per-node
 //!   access bandwidth, and no per-pair storage, for overlays of 10⁵–10⁶ nodes;
-//! - the radio model for BLE meshes (a later addition).
+//! - [`RadioNetwork`]: the radio model for BLE meshes: nodes with positions,
+//!   ranges and mobility ([`Mobility`]: static, random waypoint, scripted),
+//!   linked while in range, with optional log-distance path loss
+//!   ([`PathLoss`]), connection events, airtime and the 244-byte MTU; its
+//!   links are dynamic, so it answers broadcasts from a spatial grid and has
+//!   no explicit neighbours.
 
 mod graph;
 mod internet;
 mod link;
 mod loss;
+mod mobility;
+mod radio;
+mod spatial;
 
 pub use graph::GraphNetwork;
 pub use internet::{AccessClass, InternetConfig, InternetNetwork};
 pub use link::{LinkConfig, LinkState, Transmitter};
 pub use loss::{Loss, LossState};
+pub use mobility::{Mobility, Point};
+pub use radio::{PathLoss, RadioConfig, RadioNetwork, RadioNode};
 
 use crate::metrics::DropCause;
 use crate::protocol::NodeId;
