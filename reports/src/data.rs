@@ -110,6 +110,20 @@ pub struct NodeRow {
     /// Energy spent in joules, where the scenario models energy (empty
     /// otherwise).
     pub energy_j: Option<f64>,
+    /// The battery's state of charge at the end, 0.0 to 1.0, where the
+    /// scenario models energy (empty otherwise). Exactly 0.0 means the
+    /// battery ran out and the node went down for good; what it spent says
+    /// how busy it was, this says whether it lasted.
+    pub battery: Option<f64>,
+}
+
+impl NodeRow {
+    /// Whether the node's battery ran out: its charge at the end is exactly
+    /// zero, as the kernel leaves an emptied battery (it clamps the charge at
+    /// zero and the node goes down for good).
+    pub fn battery_emptied(&self) -> bool {
+        self.battery == Some(0.0)
+    }
 }
 
 /// One lookup (DHT query): a row of `lookups.csv`. The `done_ns` and later
@@ -289,6 +303,7 @@ impl Table for NodeRow {
         "drops",
         "duplicates",
         "energy_j",
+        "battery",
     ];
 }
 
@@ -495,6 +510,7 @@ pub(crate) fn sample_run() -> RunData {
             drops: u64::from(n % 2),
             duplicates: u64::from(n % 4),
             energy_j: None,
+            battery: None,
         })
         .collect();
     RunData {
@@ -529,6 +545,7 @@ pub(crate) fn sample_run() -> RunData {
                     max: 150.0,
                 },
             },
+            energy: crate::summary::EnergyJson::default(),
             packets_sent: 1045,
             bytes_sent: 550_000,
             events: 5000,
@@ -586,6 +603,51 @@ mod tests {
         run.write_tables(dir.path()).unwrap();
         let back = RunData::load(dir.path()).unwrap();
         assert_eq!(back, run);
+    }
+
+    /// The header a table is written with is the one serde would derive
+    /// from its fields, in their order: `read_csv` finds columns by name,
+    /// so a header out of step with the fields would shift every value.
+    #[test]
+    fn headers_name_the_fields_in_order() {
+        fn derived<T: Table>(row: &T) -> String {
+            let mut csv = csv::Writer::from_writer(Vec::new());
+            csv.serialize(row).unwrap();
+            let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+            text.lines().next().unwrap().to_string()
+        }
+        let run = sample_run();
+        assert_eq!(derived(&run.deliveries[0]), DeliveryRow::HEADER.join(","));
+        assert_eq!(derived(&run.nodes[0]), NodeRow::HEADER.join(","));
+        assert_eq!(derived(&run.lookups[0]), LookupRow::HEADER.join(","));
+        assert_eq!(derived(&run.faults[0]), FaultRow::HEADER.join(","));
+        assert!(NodeRow::HEADER.ends_with(&["energy_j", "battery"]));
+    }
+
+    #[test]
+    fn energy_and_battery_round_trip_through_nodes_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = sample_run();
+        // spent, ran out; spent a third, two thirds left; not modelled
+        run.nodes[0].energy_j = Some(41_580.0);
+        run.nodes[0].battery = Some(0.0);
+        run.nodes[1].energy_j = Some(0.1 + 0.2);
+        run.nodes[1].battery = Some(2.0 / 3.0);
+        run.write_tables(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(files::NODES)).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(NodeRow::HEADER.join(",").as_str()));
+        assert!(lines.next().unwrap().ends_with(",41580.0,0.0"), "{text}");
+        assert!(
+            lines.nth(1).unwrap().ends_with(",,"),
+            "empty when not modelled"
+        );
+        let back = RunData::load(dir.path()).unwrap();
+        assert_eq!(back.nodes, run.nodes);
+        assert_eq!(
+            back.nodes[1].battery.map(f64::to_bits),
+            Some((2.0f64 / 3.0).to_bits())
+        );
     }
 
     #[test]

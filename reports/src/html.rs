@@ -283,16 +283,11 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
     number_row(out, "Messages sent", Some(("messages", e)), &t)?;
     let (e, t) = int(s.deliveries);
     number_row(out, "Deliveries", Some(("deliveries", e)), &t)?;
-    let ratio = if s.delivery_ratio.is_finite() {
-        format!("{} %", friendly(100.0 * s.delivery_ratio))
-    } else {
-        friendly(s.delivery_ratio)
-    };
     number_row(
         out,
         "Delivery ratio",
         Some(("delivery_ratio", Exact::Float(s.delivery_ratio))),
-        &ratio,
+        &percent(s.delivery_ratio),
     )?;
     let (e, t) = float(s.hops_mean);
     number_row(out, "Mean hops", Some(("hops_mean", e)), &t)?;
@@ -320,6 +315,37 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
     let total_drops: u64 = s.drops.values().sum();
     number_row(out, "Drops, all causes", None, &group_digits(total_drops))?;
     card_end(out)?;
+
+    // Only where some node models energy: the figures are all zero
+    // otherwise, and summary.json then leaves them out.
+    let en = &s.energy;
+    if !en.is_unmodelled() {
+        card_start(out, "Energy")?;
+        let (e, t) = int(en.nodes);
+        number_row(out, "Nodes with a battery", Some(("energy.nodes", e)), &t)?;
+        for (label, key, v) in [
+            ("Spent, total (J)", "energy.total_j", en.total_j),
+            ("Spent, mean (J)", "energy.mean_j", en.mean_j),
+            ("Spent, max (J)", "energy.max_j", en.max_j),
+        ] {
+            let (e, t) = float(v);
+            number_row(out, label, Some((key, e)), &t)?;
+        }
+        let (e, t) = int(en.batteries_emptied);
+        number_row(
+            out,
+            "Batteries emptied",
+            Some(("energy.batteries_emptied", e)),
+            &t,
+        )?;
+        number_row(
+            out,
+            "Mean charge at end",
+            Some(("energy.charge_mean", Exact::Float(en.charge_mean))),
+            &percent(en.charge_mean),
+        )?;
+        card_end(out)?;
+    }
 
     card_start(out, "Drops by cause")?;
     if s.drops.is_empty() {
@@ -451,6 +477,8 @@ struct GroupTotals {
     relays: u64,
     duplicates: u64,
     energy_j: Option<f64>,
+    /// Sum and count of the end charges of the group's batteries.
+    charge: (f64, u64),
 }
 
 fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
@@ -474,8 +502,12 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
         if let Some(e) = n.energy_j {
             *g.energy_j.get_or_insert(0.0) += e;
         }
+        if let Some(c) = n.battery {
+            g.charge = (g.charge.0 + c, g.charge.1 + 1);
+        }
     }
     let energy = nodes.iter().any(|n| n.energy_j.is_some());
+    let battery = nodes.iter().any(|n| n.battery.is_some());
     writeln!(out, "<table>")?;
     write!(
         out,
@@ -484,6 +516,9 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
     )?;
     if energy {
         write!(out, r#"<th class="num">Energy (J)</th>"#)?;
+    }
+    if battery {
+        write!(out, r#"<th class="num">Mean charge at end</th>"#)?;
     }
     writeln!(out, "</tr></thead>")?;
     writeln!(out, "<tbody>")?;
@@ -504,9 +539,27 @@ fn nodes_section(out: &mut String, nodes: &[NodeRow]) -> fmt::Result {
             let e = g.energy_j.map(friendly).unwrap_or_else(|| "—".to_string());
             write!(out, r#"<td class="num">{e}</td>"#)?;
         }
+        if battery {
+            let (sum, count) = g.charge;
+            let c = if count == 0 {
+                "—".to_string()
+            } else {
+                percent(sum / count as f64)
+            };
+            write!(out, r#"<td class="num">{c}</td>"#)?;
+        }
         writeln!(out, "</tr>")?;
     }
     writeln!(out, "</tbody></table>")
+}
+
+/// A fraction as a percentage for reading: `0.8` → `80 %`.
+fn percent(v: f64) -> String {
+    if v.is_finite() {
+        format!("{} %", friendly(100.0 * v))
+    } else {
+        friendly(v)
+    }
 }
 
 /// `s` with the characters that mean something in HTML text or a quoted
@@ -818,6 +871,54 @@ mod tests {
         run.summary.drops.insert("no_route".into(), 123_456_789);
         run.summary.scenario = "a <b> & \"c\" 'd'".into();
         assert_page_matches_summary_json(&run);
+    }
+
+    /// The sample run with batteries on nodes 0..11: node n spent 10·(n+1)
+    /// J; 0, 4 and 8 ran out, the others kept half their charge.
+    fn energy_run() -> RunData {
+        let mut run = sample_run();
+        for n in &mut run.nodes[..11] {
+            n.energy_j = Some(10.0 * f64::from(n.node + 1));
+            n.battery = Some(if n.node % 4 == 0 { 0.0 } else { 0.5 });
+        }
+        run.summary.energy = crate::summary::EnergyJson::from_nodes(&run.nodes);
+        run
+    }
+
+    #[test]
+    fn energy_figures_are_shown_only_where_energy_is_modelled() {
+        let plain = render_report(&sample_run(), &fake_charts(), "0.1.0");
+        for absent in [
+            "data-key=\"energy.",
+            "<h3>Energy</h3>",
+            "Energy (J)",
+            "charge at end",
+        ] {
+            assert!(
+                !plain.contains(absent),
+                "{absent:?} in a run without energy"
+            );
+        }
+
+        let run = energy_run();
+        assert_page_matches_summary_json(&run);
+        let html = render_report(&run, &fake_charts(), "0.1.0");
+        assert!(html.contains("<h3>Energy</h3>"));
+        for row in [
+            r#"<th scope="row">Nodes with a battery</th><td class="num" data-key="energy.nodes" data-value="11">11</td>"#,
+            r#"<th scope="row">Spent, total (J)</th><td class="num" data-key="energy.total_j" data-value="660">660</td>"#,
+            r#"<th scope="row">Batteries emptied</th><td class="num" data-key="energy.batteries_emptied" data-value="3">3</td>"#,
+            r#"<th scope="row">Mean charge at end</th><td class="num" data-key="energy.charge_mean" data-value="0.36363636363636365">36.36 %</td>"#,
+        ] {
+            assert!(html.contains(row), "no {row} in the page");
+        }
+        // Per group: senders (0..5) spent 150 J, mean charge (0 + 3 × 0.5 + 0) / 5;
+        // receivers 5..11 spent 510 J, node 11 has no battery.
+        assert!(html.contains(
+            r#"<th class="num">Energy (J)</th><th class="num">Mean charge at end</th></tr>"#
+        ));
+        assert!(html.contains(r#"<td class="num">150</td><td class="num">30 %</td></tr>"#));
+        assert!(html.contains(r#"<td class="num">510</td><td class="num">41.67 %</td></tr>"#));
     }
 
     #[test]

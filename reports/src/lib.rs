@@ -7,8 +7,9 @@
 //!   `nodes.csv`, `faults.csv`) and [`RunData`], what every chart and the report
 //!   are drawn from, read back from a run's folder by `p2psim report`;
 //! - [`charts`]: the run's charts (latency CDF, timeline with faults, hop
-//!   histogram, per-node load, drops by cause) and sweep charts with 95 %
-//!   confidence bands, as SVG and PNG;
+//!   histogram, per-node load, per-node energy where batteries are modelled,
+//!   drops by cause) and sweep charts with 95 % confidence bands, as SVG and
+//!   PNG;
 //! - [`html`]: `report.html`, one self-contained page (inline CSS and SVG, no
 //!   script, nothing fetched) with the summary, charts, faults, node groups and
 //!   the scenario file, every `summary.json` figure exact in a `data-value`;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::Summary;
 
 use crate::atomic::write_atomic;
+use crate::data::NodeRow;
 
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,60 @@ pub struct LookupsJson {
     pub latency_ms: LatencyMs,
 }
 
+/// What the run's batteries went through, over the nodes that model energy;
+/// all zero when none does.
+///
+/// It is drawn from the per-node rows of `nodes.csv` ([`EnergyJson::from_nodes`])
+/// rather than from the kernel, so the summary and the table cannot disagree,
+/// and `summary.json` holds it only when some node models energy: a run
+/// without batteries writes the same file it always did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyJson {
+    /// Nodes that model energy (those with an `energy_j` figure).
+    pub nodes: u64,
+    /// Energy they spent, in joules.
+    pub total_j: f64,
+    /// `total_j / nodes`.
+    pub mean_j: f64,
+    /// The most one node spent, in joules.
+    pub max_j: f64,
+    /// Batteries that ran out (state of charge exactly 0 at the end): those
+    /// nodes went down for good.
+    pub batteries_emptied: u64,
+    /// Mean state of charge at the end, 0.0 to 1.0, over the nodes with a
+    /// battery figure.
+    pub charge_mean: f64,
+}
+
+impl EnergyJson {
+    /// The energy figures of a run's nodes. Sums run in node order, so the
+    /// same rows give the same bits.
+    pub fn from_nodes(nodes: &[NodeRow]) -> Self {
+        let spent: Vec<f64> = nodes.iter().filter_map(|n| n.energy_j).collect();
+        let charges: Vec<f64> = nodes.iter().filter_map(|n| n.battery).collect();
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
+        EnergyJson {
+            nodes: spent.len() as u64,
+            total_j: spent.iter().sum(),
+            mean_j: mean(&spent),
+            max_j: spent.iter().copied().fold(0.0, f64::max),
+            batteries_emptied: nodes.iter().filter(|n| n.battery_emptied()).count() as u64,
+            charge_mean: mean(&charges),
+        }
+    }
+
+    /// Whether no node models energy (what `summary.json` then leaves out).
+    pub fn is_unmodelled(&self) -> bool {
+        self.nodes == 0
+    }
+}
+
 /// The contents of `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -67,6 +122,10 @@ pub struct RunSummary {
     pub drops: BTreeMap<String, u64>,
     /// Lookups (DHT queries).
     pub lookups: LookupsJson,
+    /// Energy, where the scenario models it; absent from `summary.json`
+    /// otherwise (and from files written before energy was modelled).
+    #[serde(default, skip_serializing_if = "EnergyJson::is_unmodelled")]
+    pub energy: EnergyJson,
     /// Datagrams sent.
     pub packets_sent: u64,
     /// Bytes sent.
@@ -108,12 +167,14 @@ impl From<&sim_core::metrics::LookupSummary> for LookupsJson {
 }
 
 impl RunSummary {
-    /// The summary of a run.
+    /// The summary of a run whose `nodes.csv` rows are `nodes` (its energy
+    /// figures are drawn from them).
     pub fn new(
         scenario: &str,
         seed: u64,
         trace_hash: String,
         s: &Summary,
+        nodes: &[NodeRow],
         events: u64,
         wall_s: f64,
     ) -> Self {
@@ -132,6 +193,7 @@ impl RunSummary {
                 .map(|(c, n)| (c.name().to_string(), *n))
                 .collect(),
             lookups: LookupsJson::from(&s.lookups),
+            energy: EnergyJson::from_nodes(nodes),
             packets_sent: s.packets_sent,
             bytes_sent: s.bytes_sent,
             events,
@@ -145,5 +207,81 @@ impl RunSummary {
             serde_json::to_writer_pretty(&mut *w, self)?;
             w.write_all(b"\n")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::sample_run;
+
+    fn node(n: u32, energy_j: Option<f64>, battery: Option<f64>) -> NodeRow {
+        NodeRow {
+            energy_j,
+            battery,
+            ..sample_run().nodes[n as usize].clone()
+        }
+    }
+
+    #[test]
+    fn energy_figures_of_hand_made_nodes() {
+        let nodes = [
+            node(0, Some(30.0), Some(0.0)),
+            node(1, Some(10.0), Some(0.5)),
+            node(2, None, None),
+            node(3, Some(5.0), Some(1.0)),
+            node(4, Some(15.0), Some(0.0)),
+        ];
+        assert_eq!(
+            EnergyJson::from_nodes(&nodes),
+            EnergyJson {
+                nodes: 4,
+                total_j: 60.0,
+                mean_j: 15.0,
+                max_j: 30.0,
+                batteries_emptied: 2,
+                charge_mean: 0.375,
+            }
+        );
+        let none = EnergyJson::from_nodes(&sample_run().nodes);
+        assert_eq!(none, EnergyJson::default());
+        assert!(none.is_unmodelled() && EnergyJson::from_nodes(&[]).is_unmodelled());
+    }
+
+    #[test]
+    fn new_draws_energy_from_the_node_rows() {
+        let metrics = sim_core::Metrics::new(2);
+        let nodes = [node(0, Some(2.5), Some(0.75)), node(1, None, None)];
+        let s = RunSummary::new("x", 1, "00".into(), &metrics.summary(), &nodes, 3, 0.5);
+        assert_eq!(s.energy, EnergyJson::from_nodes(&nodes));
+        assert_eq!((s.energy.nodes, s.energy.max_j), (1, 2.5));
+    }
+
+    #[test]
+    fn summary_json_has_energy_only_where_modelled_and_reads_older_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let read = || -> (RunSummary, serde_json::Value) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (
+                serde_json::from_str(&text).unwrap(),
+                serde_json::from_str(&text).unwrap(),
+            )
+        };
+        // No energy: no `energy` key, so the file is what it was before
+        // energy was modelled, and such a file reads back with zeros.
+        let plain = sample_run().summary;
+        plain.write(&path).unwrap();
+        let (back, json) = read();
+        assert!(json.get("energy").is_none(), "{json}");
+        assert_eq!(back, plain);
+
+        let mut modelled = plain;
+        modelled.energy = EnergyJson::from_nodes(&[node(0, Some(1.5), Some(0.25))]);
+        modelled.write(&path).unwrap();
+        let (back, json) = read();
+        assert_eq!(json["energy"]["nodes"], 1);
+        assert_eq!(json["energy"]["charge_mean"], 0.25);
+        assert_eq!(back, modelled);
     }
 }

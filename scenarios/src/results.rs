@@ -35,14 +35,6 @@ pub fn interval_for(scenario: &Scenario) -> Duration {
 /// file text is `text`.
 pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
     let m = &outcome.metrics;
-    let summary = RunSummary::new(
-        &outcome.scenario,
-        outcome.seed,
-        outcome.trace_hash.to_string(),
-        &outcome.summary,
-        outcome.events,
-        outcome.wall_s,
-    );
     let deliveries = m
         .deliveries
         .iter()
@@ -57,6 +49,7 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
         })
         .collect();
     let layout = Layout::of(scenario);
+    let energy = |i: usize| m.energy.get(i).copied().flatten();
     let nodes = m
         .nodes
         .iter()
@@ -71,9 +64,19 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
             relays: c.relays,
             drops: c.drops,
             duplicates: c.duplicates,
-            energy_j: None,
+            energy_j: energy(i).map(|e| e.spent_j),
+            battery: energy(i).map(|e| e.charge),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let summary = RunSummary::new(
+        &outcome.scenario,
+        outcome.seed,
+        outcome.trace_hash.to_string(),
+        &outcome.summary,
+        &nodes,
+        outcome.events,
+        outcome.wall_s,
+    );
     RunData {
         summary,
         deliveries,

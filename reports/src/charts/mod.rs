@@ -10,6 +10,10 @@
 //! - `hops` — a histogram of the hop counts of delivered copies: the path
 //!   lengths the protocol achieved;
 //! - `node_load` — bytes sent per node, busiest first: hot spots;
+//! - `energy` — only where some node models energy (a battery): joules spent
+//!   per node, busiest first, over each battery's charge at the end, emptied
+//!   ones marked: who pays for the work and who does not last. A run without
+//!   batteries has exactly the other five charts;
 //! - `drops` — packets dropped by cause: why deliveries were lost.
 //!
 //! [`render_sweep_chart`] draws a metric against a parameter, one line per
@@ -37,9 +41,11 @@ use plotters::style::RGBColor;
 use crate::data::RunData;
 
 mod drops;
+mod energy;
 mod hops;
 mod latency_cdf;
 mod node_load;
+mod ranked;
 mod raster;
 mod render;
 mod stats;
@@ -87,7 +93,8 @@ pub enum ChartError {
     },
 }
 
-/// The file stems of the charts [`render_run_charts`] draws, in its order.
+/// The file stems of the charts [`render_run_charts`] draws for every run, in
+/// its order.
 pub const RUN_CHARTS: [&str; 5] = [
     latency_cdf::NAME,
     timeline::NAME,
@@ -96,8 +103,14 @@ pub const RUN_CHARTS: [&str; 5] = [
     drops::NAME,
 ];
 
+/// The file stem of the chart [`render_run_charts`] adds, right after
+/// `node_load`, when some node models energy.
+pub const ENERGY_CHART: &str = energy::NAME;
+
 /// Draws every chart of a run into `dir` (which must exist), as SVG and PNG,
-/// and returns them in the order of [`RUN_CHARTS`].
+/// and returns them in the order of [`RUN_CHARTS`], with [`ENERGY_CHART`]
+/// after `node_load` when some node models energy (and no file of it
+/// otherwise).
 pub fn render_run_charts(run: &RunData, dir: &Path) -> Result<Vec<Chart>, ChartError> {
     use render::{emit, Frame};
     let subtitle = format!(
@@ -110,7 +123,7 @@ pub fn render_run_charts(run: &RunData, dir: &Path) -> Result<Vec<Chart>, ChartE
         subtitle: Some(subtitle.as_str()),
     };
     let colours = GroupColours::from_run(run);
-    Ok(vec![
+    let mut charts = vec![
         emit(
             frame(latency_cdf::NAME, latency_cdf::TITLE),
             &latency_cdf::LatencyCdf::from_run(run, &colours),
@@ -131,12 +144,16 @@ pub fn render_run_charts(run: &RunData, dir: &Path) -> Result<Vec<Chart>, ChartE
             &node_load::NodeLoad::from_run(run, &colours),
             dir,
         )?,
-        emit(
-            frame(drops::NAME, drops::TITLE),
-            &drops::Drops::from_run(run),
-            dir,
-        )?,
-    ])
+    ];
+    if let Some(energy) = energy::Energy::from_run(run, &colours) {
+        charts.push(emit(frame(energy::NAME, energy::TITLE), &energy, dir)?);
+    }
+    charts.push(emit(
+        frame(drops::NAME, drops::TITLE),
+        &drops::Drops::from_run(run),
+        dir,
+    )?);
+    Ok(charts)
 }
 
 /// The group name of deliveries to a node missing from `nodes.csv`.

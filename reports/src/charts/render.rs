@@ -37,6 +37,10 @@ pub(crate) enum Mark {
     Band(RGBColor),
     /// A short vertical tick.
     Tick(RGBColor),
+    /// A dot alone, for values drawn as scattered points.
+    Dot(RGBColor),
+    /// A diagonal cross, for points marked as special (an emptied battery).
+    Cross(RGBColor),
     /// No sample: the entry is a note.
     Note,
 }
@@ -300,6 +304,8 @@ where
             vec![(x + SWATCH / 2, yc - 8), (x + SWATCH / 2, yc + 8)],
             c.stroke_width(2),
         ))?,
+        Mark::Dot(c) => root.draw(&Circle::new((x + SWATCH / 2, yc), 4, c.filled()))?,
+        Mark::Cross(c) => root.draw(&Cross::new((x + SWATCH / 2, yc), 5, c.stroke_width(2)))?,
         Mark::Note => {}
     }
     Ok(())

@@ -64,24 +64,40 @@ fn axis_labels(name: &str) -> &'static [&'static str] {
         "hops" => &["hops per delivery (count)", "deliveries (count)"],
         "node_load" => &["node rank (1 = most bytes sent)", "bytes sent ("],
         "drops" => &["packets dropped (count)", "cause"],
+        "energy" => &[
+            "node rank (1 = most energy spent)",
+            "energy spent (",
+            "charge at end (%)",
+        ],
         other => panic!("unexpected chart {other}"),
     }
+}
+
+/// The charts a run should get: [`RUN_CHARTS`], and the energy chart after
+/// `node_load` where some node models energy.
+fn expected_charts(run: &RunData) -> Vec<&'static str> {
+    let mut names = RUN_CHARTS.to_vec();
+    if run.nodes.iter().any(|n| n.energy_j.is_some()) {
+        names.insert(4, ENERGY_CHART);
+    }
+    names
 }
 
 fn render_and_check(run: &RunData) -> Vec<(Chart, BTreeSet<String>)> {
     let dir = tempfile::tempdir().unwrap();
     let charts = render_run_charts(run, dir.path()).unwrap();
     let names: Vec<&str> = charts.iter().map(|c| c.name).collect();
-    assert_eq!(names, RUN_CHARTS);
+    let expected = expected_charts(run);
+    assert_eq!(names, expected);
     let files: BTreeSet<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(
-        files.len(),
-        2 * RUN_CHARTS.len(),
-        "one SVG and one PNG each, no temp files: {files:?}"
-    );
+    let want: BTreeSet<String> = expected
+        .iter()
+        .flat_map(|n| [format!("{n}.svg"), format!("{n}.png")])
+        .collect();
+    assert_eq!(files, want, "one SVG and one PNG each, no temp files");
     charts
         .into_iter()
         .map(|c| {
@@ -154,6 +170,7 @@ fn large_run() -> RunData {
             drops: 0,
             duplicates: 0,
             energy_j: None,
+            battery: None,
         })
         .collect();
     run.deliveries = (0..5000u64)
@@ -209,21 +226,104 @@ fn large_runs_and_churn_give_valid_charts() {
 
 #[test]
 fn charts_are_byte_identical_across_renders() {
-    let run = sample_run();
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let first = render_run_charts(&run, a.path()).unwrap();
-    let second = render_run_charts(&run, b.path()).unwrap();
-    assert_eq!(first, second);
-    for name in RUN_CHARTS {
-        for ext in ["svg", "png"] {
-            let file = format!("{name}.{ext}");
-            assert_eq!(
-                std::fs::read(a.path().join(&file)).unwrap(),
-                std::fs::read(b.path().join(&file)).unwrap(),
-                "{file}"
-            );
+    for run in [sample_run(), energy_run(12)] {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = render_run_charts(&run, a.path()).unwrap();
+        let second = render_run_charts(&run.clone(), b.path()).unwrap();
+        assert_eq!(first, second);
+        for name in expected_charts(&run) {
+            for ext in ["svg", "png"] {
+                let file = format!("{name}.{ext}");
+                assert_eq!(
+                    std::fs::read(a.path().join(&file)).unwrap(),
+                    std::fs::read(b.path().join(&file)).unwrap(),
+                    "{file}"
+                );
+            }
         }
     }
+}
+
+/// `n` nodes in three groups that model energy but for every seventh; the
+/// busier a node, the more it spent, and every fifth one's battery ran out.
+fn energy_run(n: u32) -> RunData {
+    let mut run = sample_run();
+    run.nodes = (0..n)
+        .map(|i| {
+            let modelled = i % 7 != 3;
+            NodeRow {
+                node: i,
+                group: ["phones", "relays", "sinks"][i as usize % 3].into(),
+                packets_sent: u64::from(i),
+                bytes_sent: 1000 + u64::from(i * 37 % 1000),
+                packets_received: 1,
+                bytes_received: 1,
+                relays: 0,
+                drops: 0,
+                duplicates: 0,
+                energy_j: modelled.then(|| 50.0 + f64::from(i * 37 % 1000) * 1.5),
+                battery: modelled.then(|| {
+                    if i % 5 == 0 {
+                        0.0
+                    } else {
+                        f64::from(i * 53 % 100) / 100.0
+                    }
+                }),
+            }
+        })
+        .collect();
+    run
+}
+
+#[test]
+fn the_energy_chart_is_drawn_only_where_energy_is_modelled() {
+    // no battery anywhere: exactly the usual charts, no energy file
+    assert_eq!(expected_charts(&sample_run()), RUN_CHARTS);
+    render_and_check(&sample_run());
+
+    let charts = render_and_check(&energy_run(12));
+    let (chart, texts) = &charts[4];
+    assert_eq!(chart.name, "energy");
+    assert_eq!(chart.title, "Energy spent per node (busiest first)");
+    // 12 nodes, 10 with a battery (not 3 and 10), of which 0 and 5 ran out
+    for t in [
+        "phones (3 nodes)",
+        "relays (3 nodes)",
+        "sinks (4 nodes)",
+        "charge at end",
+        "battery emptied (2)",
+        "2 nodes without a battery (not shown)",
+        "energy spent (J)",
+    ] {
+        assert!(texts.contains(t), "no {t:?} in {texts:?}");
+    }
+    // a dot per battery with charge left (8), and the legend's
+    assert_eq!(chart.svg.matches("<circle").count(), 9);
+
+    // a single node with a battery is enough
+    let mut run = sample_run();
+    run.nodes[3].energy_j = Some(0.25);
+    let charts = render_and_check(&run);
+    assert!(charts[4].1.contains("mean = 0.25 J"), "{:?}", charts[4].1);
+}
+
+#[test]
+fn the_energy_chart_summarises_ten_thousand_nodes() {
+    let charts = render_and_check(&energy_run(10_000));
+    let (chart, texts) = &charts[4];
+    for t in [
+        "nodes (n = 8571)",
+        "charge at end, mean per 43 ranks",
+        "lowest–highest",
+        "1714 of 8571 batteries emptied",
+        "1429 nodes without a battery (not shown)",
+    ] {
+        assert!(texts.contains(t), "no {t:?} in {texts:?}");
+    }
+    // lines and a band, not a shape per node
+    assert!(!chart.svg.contains("<circle"));
+    assert!(chart.svg.matches("<rect").count() < 20, "{}", chart.svg);
+    assert!(chart.svg.len() < 200_000, "{} bytes", chart.svg.len());
 }
 
 #[test]
