@@ -31,7 +31,13 @@
 //! - [`identify`]: libp2p Identify, peers telling each other what they speak;
 //! - [`libp2p`]: a libp2p node of the seed's network (bootstrap or worker):
 //!   Kademlia, GossipSub, Identify and Ping behind one datagram channel;
-//! - [`seen`]: the seen-id cache flood and GossipSub suppress duplicates with;
+//! - [`ble_mesh`]: the BitChat BLE mesh: jittered, cancellable TTL flooding
+//!   over link-layer broadcasts, fragmentation, directed messages with
+//!   hop-by-hop acknowledgements, store-and-forward, duty-cycled discovery
+//!   and a battery-aware policy (its bytes are BitChat's binary packet, in
+//!   [`ble_mesh::packet`]);
+//! - [`seen`]: the seen-id cache flood, GossipSub and the BLE mesh suppress
+//!   duplicates with;
 //! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
 //!   datagrams, and [`transport::Over`], which runs any protocol over any
 //!   transport.
@@ -76,6 +82,7 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod ble_mesh;
 mod bytes;
 pub mod dht;
 pub mod flood;

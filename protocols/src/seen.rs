@@ -1,5 +1,5 @@
 //! The seen cache: which message ids a node has seen in the last `seen_ttl`.
-//! Flood and GossipSub both suppress duplicates with it.
+//! Flood, GossipSub and the BLE mesh suppress duplicates with it.
 
 use std::collections::VecDeque;
 
@@ -10,7 +10,9 @@ use sim_core::{Duration, Instant};
 /// built for the relay's hot path.
 ///
 /// An id inserted at `t` is forgotten by the first [`SeenCache::expire`] at
-/// or after `t + ttl`; inserting an id already present changes nothing.
+/// or after `t + ttl`; inserting an id already present changes nothing. A
+/// cache built [`with_capacity_limit`](SeenCache::with_capacity_limit) also
+/// forgets its oldest id to make room for a new one once it is full.
 ///
 /// # Implementation notes
 ///
@@ -31,6 +33,7 @@ pub struct SeenCache {
     /// whose successor would wrap, is kept aside in `has_max`.
     slots: Vec<u64>,
     has_max: bool,
+    max_len: usize,
 }
 
 /// Fibonacci hashing: the top bits of `id · 2⁶⁴/φ`.
@@ -50,7 +53,16 @@ impl SeenCache {
             expiries: VecDeque::new(),
             slots: Vec::new(),
             has_max: false,
+            max_len: usize::MAX,
         }
+    }
+
+    /// The same cache, holding at most `max_len` ids (at least one): once
+    /// full, inserting a new id first forgets the oldest, as a bounded
+    /// message cache in the field does (BitChat keeps about 1,000).
+    pub fn with_capacity_limit(mut self, max_len: usize) -> Self {
+        self.max_len = max_len.max(1);
+        self
     }
 
     /// How long an entry lives.
@@ -79,6 +91,9 @@ impl SeenCache {
     /// Remembers `id` from `now` until `now + ttl`. Returns `true` if it was
     /// new, `false` if it was already remembered (its deadline is unchanged).
     pub fn insert(&mut self, now: Instant, id: u64) -> bool {
+        if self.expiries.len() >= self.max_len && !self.contains(id) {
+            self.forget_oldest();
+        }
         if id == u64::MAX {
             if self.has_max {
                 return false;
@@ -99,16 +114,12 @@ impl SeenCache {
 
     /// Forgets every id whose deadline is at or before `now`.
     pub fn expire(&mut self, now: Instant) {
-        while let Some(&(deadline, id)) = self.expiries.front() {
-            if deadline > now {
-                break;
-            }
-            self.expiries.pop_front();
-            if id == u64::MAX {
-                self.has_max = false;
-            } else if let Ok(slot) = self.find(id + 1) {
-                self.remove_slot(slot);
-            }
+        while self
+            .expiries
+            .front()
+            .is_some_and(|&(deadline, _)| deadline <= now)
+        {
+            self.forget_oldest();
         }
         if self.slots.len() > 16 && self.expiries.len() * 8 < self.slots.len() {
             self.resize((self.expiries.len() * 2).next_power_of_two().max(16));
@@ -121,6 +132,18 @@ impl SeenCache {
     /// The earliest deadline, if any id is remembered.
     pub fn next_expiry(&self) -> Option<Instant> {
         self.expiries.front().map(|&(deadline, _)| deadline)
+    }
+
+    /// Forgets the id inserted first, if any.
+    fn forget_oldest(&mut self) {
+        let Some((_, id)) = self.expiries.pop_front() else {
+            return;
+        };
+        if id == u64::MAX {
+            self.has_max = false;
+        } else if let Ok(slot) = self.find(id + 1) {
+            self.remove_slot(slot);
+        }
     }
 
     /// The slot holding `key` (`Ok`), or the empty slot where it would go.
@@ -230,6 +253,22 @@ mod tests {
         assert!((0..10_000u64).all(|id| seen.contains(id << 32 | id)));
         seen.expire(at(1));
         assert_eq!(seen.slots.len(), 16);
+    }
+
+    #[test]
+    fn a_full_cache_forgets_its_oldest_id_first() {
+        let mut seen = SeenCache::new(Duration::from_secs(10)).with_capacity_limit(3);
+        for id in 1..=3 {
+            assert!(seen.insert(at(id), id));
+        }
+        assert!(!seen.insert(at(4), 2), "a present id makes no room");
+        assert_eq!(seen.len(), 3);
+        assert!(seen.insert(at(5), 4));
+        assert_eq!(seen.len(), 3);
+        assert!(!seen.contains(1) && seen.contains(2) && seen.contains(4));
+        assert_eq!(seen.next_expiry(), Some(at(12)));
+        seen.expire(at(15));
+        assert!(seen.is_empty());
     }
 
     proptest! {

@@ -9,12 +9,19 @@
 //! A test can also lose a seeded random share of the datagrams, take nodes
 //! down (they receive nothing and wake for nothing), and deliver in
 //! lockstep rounds ([`TestNet::step`]).
+//!
+//! A network given radio links ([`TestNet::with_links`]) delivers a
+//! link-layer broadcast ([`NodeId::BROADCAST`]) as one copy to each node
+//! linked to the sender, and a unicast only to a linked node; without links,
+//! a unicast goes wherever it is addressed and a broadcast reaches no one,
+//! as in the kernel's models without links. [`TestNet::run_until`] lets
+//! virtual time run, waking nodes at their deadlines.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim_core::{Instant, NodeId, Output, Protocol};
+use sim_core::{BatteryLevel, Instant, NodeId, Output, Protocol};
 
 /// An output, with who produced it and during which input.
 #[derive(Debug)]
@@ -47,6 +54,7 @@ pub(crate) struct TestNet<P: Protocol> {
     reorder: Option<ChaCha8Rng>,
     loss: Option<(u64, ChaCha8Rng)>,
     down: BTreeSet<NodeId>,
+    links: Option<Vec<BTreeSet<NodeId>>>,
     calls: usize,
 }
 
@@ -61,7 +69,39 @@ impl<P: Protocol> TestNet<P> {
             reorder: None,
             loss: None,
             down: BTreeSet::new(),
+            links: None,
             calls: 0,
+        }
+    }
+
+    /// Radio links: node `i` reaches the nodes in `adjacency[i]` (and they
+    /// reach it: links are made symmetric). See the module docs.
+    pub(crate) fn with_links(mut self, adjacency: &[Vec<u32>]) -> Self {
+        self.links = Some(vec![BTreeSet::new(); self.nodes.len()]);
+        for (a, ns) in adjacency.iter().enumerate() {
+            for &b in ns {
+                self.set_link(NodeId(a as u32), NodeId(b), true);
+            }
+        }
+        self
+    }
+
+    /// Links `a` and `b` (in range of each other) or unlinks them.
+    ///
+    /// # Panics
+    ///
+    /// If the network was not built [`with_links`](TestNet::with_links).
+    pub(crate) fn set_link(&mut self, a: NodeId, b: NodeId, linked: bool) {
+        let links = self.links.as_mut().expect("a network with links");
+        if a == b {
+            return;
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            if linked {
+                links[x.index()].insert(y);
+            } else {
+                links[x.index()].remove(&y);
+            }
         }
     }
 
@@ -119,6 +159,12 @@ impl<P: Protocol> TestNet<P> {
         self.drain(node);
     }
 
+    /// Tells `node` its battery is now at `level`.
+    pub(crate) fn battery(&mut self, node: NodeId, level: BatteryLevel) {
+        self.nodes[node.index()].handle_battery(self.now, level);
+        self.drain(node);
+    }
+
     /// Hands `node` raw bytes as if `from` had sent them.
     pub(crate) fn inject(&mut self, node: NodeId, from: NodeId, bytes: &[u8]) {
         self.nodes[node.index()].handle_datagram(self.now, from, bytes);
@@ -159,6 +205,20 @@ impl<P: Protocol> TestNet<P> {
         }
     }
 
+    /// Lets time run to `end`: delivers what is in flight, then wakes the
+    /// nodes whose deadlines come first, and so on, until the next deadline
+    /// is after `end`; time is then `end`.
+    pub(crate) fn run_until(&mut self, end: Instant) {
+        loop {
+            self.run();
+            match self.next_timeout() {
+                Some(at) if at <= end => self.advance_to(at.max(self.now)),
+                _ => break,
+            }
+        }
+        self.now = self.now.max(end);
+    }
+
     /// Every event so far, with the node that reported it.
     pub(crate) fn events(&self) -> impl Iterator<Item = (NodeId, &P::Event)> {
         self.log.iter().filter_map(|r| match &r.output {
@@ -182,16 +242,30 @@ impl<P: Protocol> TestNet<P> {
         self.calls += 1;
         while let Some(output) = self.nodes[node.index()].poll_output() {
             if let Output::Transmit { to, bytes } = &output {
-                let lost = match &mut self.loss {
-                    Some((threshold, rng)) => rng.next_u64() < *threshold,
-                    None => false,
+                let receivers: Vec<NodeId> = match (&self.links, *to) {
+                    (None, NodeId::BROADCAST) => Vec::new(),
+                    (None, to) => vec![to],
+                    (Some(links), NodeId::BROADCAST) => {
+                        links[node.index()].iter().copied().collect()
+                    }
+                    (Some(links), to) => links[node.index()]
+                        .contains(&to)
+                        .then_some(to)
+                        .into_iter()
+                        .collect(),
                 };
-                if !lost {
-                    self.in_flight.push_back(InFlight {
-                        from: node,
-                        to: *to,
-                        bytes: bytes.clone(),
-                    });
+                for to in receivers {
+                    let lost = match &mut self.loss {
+                        Some((threshold, rng)) => rng.next_u64() < *threshold,
+                        None => false,
+                    };
+                    if !lost {
+                        self.in_flight.push_back(InFlight {
+                            from: node,
+                            to,
+                            bytes: bytes.clone(),
+                        });
+                    }
                 }
             }
             let at = self.now;

@@ -2,23 +2,28 @@
 
 use std::ops::Range;
 
+use protocols::ble_mesh::{BleMesh, BleMeshConfig};
 use protocols::dht::{Dht, WarmStart};
 use protocols::flood::{Flood, FloodConfig};
 use protocols::gossip::{Gossip, GossipCommand, GossipConfig, TopicId};
 use protocols::libp2p::{Libp2pNode, Role};
 use protocols::ping::Ping;
 use rand::RngCore;
-use sim_core::network::{LinkChange, LinkConfig};
+use sim_core::dist::unit_f64;
+use sim_core::network::{
+    LinkChange, LinkConfig, Mobility, Point, RadioConfig, RadioNetwork, RadioNode,
+};
 use sim_core::topology::Generated;
 use sim_core::{
-    Builder, Churn, Domain, Fault, GraphNetwork, Instant, InternetNetwork, Network, NodeId,
-    RngStreams, SimRng, Simulation,
+    Builder, Churn, Domain, EnergyProfile, Fault, GraphNetwork, Instant, InternetNetwork, Network,
+    NodeId, RngStreams, SimRng, Simulation,
 };
 
 use crate::error::{Locator, ScenarioError};
 use crate::network::AnyNetwork;
 use crate::schema::{
-    ActionSpec, FaultKind, FaultSpec, NetworkSpec, ProtocolSpec, Scenario, Target,
+    ActionSpec, DeviceSpec, FaultKind, FaultSpec, MobilitySpec, NetworkSpec, Placement,
+    ProtocolSpec, RadioKind, Scenario, Target,
 };
 use crate::stack::{Stack, StartUp};
 use crate::workload::{DhtOp, Job, Workload};
@@ -170,12 +175,40 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             );
             (AnyNetwork::Internet(Box::new(net)), neighbours)
         }
+        NetworkSpec::Radio(config) => {
+            let mut nodes = Vec::with_capacity(n as usize);
+            for g in &s.groups {
+                let range = g
+                    .device
+                    .as_ref()
+                    .map_or(DeviceSpec::default().ble_range_m, |d| {
+                        s.devices[d].ble_range_m
+                    });
+                let mobility = mobility_of(&g.mobility, config);
+                for position in placement(&g.placement, g.count, config.area, &mut topo_rng) {
+                    nodes.push(RadioNode::new(range, position, mobility.clone()));
+                }
+            }
+            let net = RadioNetwork::new(config.clone(), nodes, streams);
+            (
+                AnyNetwork::Radio(Box::new(net)),
+                vec![Vec::new(); n as usize],
+            )
+        }
     };
 
     let build = node_builder(s, &layout, neighbours, streams);
     let mut sim = Simulation::new(streams, network, Box::new(build));
+    if s.groups.iter().any(|g| g.device.is_some()) {
+        sim.model_energy(energy_profiles(s));
+    }
 
     let end = Instant::ZERO + s.duration;
+    let targets = |to: &Target| match to {
+        Target::Random => 0..n,
+        Target::Group(g) => layout.range(group_index(s, g)),
+        Target::Node(id) => *id..*id + 1,
+    };
     for (i, w) in s.workload.iter().enumerate() {
         let senders = layout.range(group_index(s, &w.group));
         let runs_libp2p = matches!(
@@ -185,6 +218,14 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
         let job = match &w.action {
             ActionSpec::Broadcast { size } => Job::Broadcast {
                 size: clamp_u32(size.0),
+                ble: matches!(
+                    s.groups[group_index(s, &w.group)].protocol,
+                    ProtocolSpec::BleMesh(_)
+                ),
+            },
+            ActionSpec::Send { size, to } => Job::Send {
+                size: clamp_u32(size.0),
+                targets: targets(to),
             },
             ActionSpec::Publish { topic, size } => Job::Publish {
                 topic: TopicId(*topic),
@@ -208,11 +249,7 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             },
             ActionSpec::Ping { size, to } => Job::Ping {
                 size: clamp_u32(size.0),
-                targets: match to {
-                    Target::Random => 0..n,
-                    Target::Group(g) => layout.range(group_index(s, g)),
-                    Target::Node(id) => *id..*id + 1,
-                },
+                targets: targets(to),
             },
         };
         let start = Instant::ZERO + w.start;
@@ -266,6 +303,75 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
         }
     }
     Ok(sim)
+}
+
+/// A group's mobility as the radio model takes it: random waypoint over the
+/// whole field, a path of absolute points.
+pub(crate) fn mobility_of(spec: &MobilitySpec, radio: &RadioConfig) -> Mobility {
+    match spec {
+        MobilitySpec::Static => Mobility::Static,
+        &MobilitySpec::RandomWaypoint {
+            speed_min,
+            speed_max,
+            pause,
+        } => Mobility::RandomWaypoint {
+            speed_min,
+            speed_max,
+            pause,
+            area: radio.area,
+        },
+        MobilitySpec::Path(points) => Mobility::Scripted {
+            waypoints: points
+                .iter()
+                .map(|&(t, (x, y))| (t, Point::new(x, y)))
+                .collect(),
+        },
+    }
+}
+
+/// Where a group's `count` nodes start.
+fn placement(spec: &Placement, count: u32, area: (f64, f64), rng: &mut SimRng) -> Vec<Point> {
+    let (w, h) = area;
+    match spec {
+        Placement::Random => (0..count)
+            .map(|_| Point::new(unit_f64(rng) * w, unit_f64(rng) * h))
+            .collect(),
+        &Placement::Line { spacing, start } => (0..count)
+            .map(|i| Point::new(start.0 + f64::from(i) * spacing, start.1))
+            .collect(),
+        &Placement::Grid { spacing } => {
+            let side = (f64::from(count)).sqrt().ceil().max(1.0) as u32;
+            (0..count)
+                .map(|i| Point::new(f64::from(i % side) * spacing, f64::from(i / side) * spacing))
+                .collect()
+        }
+        Placement::At(points) => points.iter().map(|&(x, y)| Point::new(x, y)).collect(),
+    }
+}
+
+/// Each node's battery and radio costs, from its group's device class.
+fn energy_profiles(s: &Scenario) -> Vec<Option<EnergyProfile>> {
+    let default_radio = match s.network {
+        NetworkSpec::Radio { .. } => RadioKind::Ble,
+        _ => RadioKind::Wifi,
+    };
+    s.groups
+        .iter()
+        .flat_map(|g| {
+            let profile = g.device.as_ref().map(|d| {
+                let device = &s.devices[d];
+                let cost = device.cost(g.radio.unwrap_or(default_radio));
+                EnergyProfile {
+                    capacity_j: device.capacity_j(),
+                    initial_charge: g.battery.unwrap_or(1.0),
+                    idle_w: cost.idle_mw * 1e-3,
+                    tx_j_per_byte: cost.tx_uj_per_byte * 1e-6,
+                    rx_j_per_byte: cost.rx_uj_per_byte * 1e-6,
+                }
+            });
+            std::iter::repeat_n(profile, g.count as usize)
+        })
+        .collect()
 }
 
 fn clamp_u32(v: u64) -> u32 {
@@ -326,6 +432,7 @@ fn node_builder(
             .sum()
     };
     let flood_nodes = nodes_of(|p| matches!(p, ProtocolSpec::Flood(_)));
+    let ble_nodes = nodes_of(|p| matches!(p, ProtocolSpec::BleMesh(_)));
     // GossipSub's expected deliveries: every subscribing node but the
     // publisher (exact for scenarios with one topic).
     let subscribers = nodes_of(|p| match p {
@@ -424,6 +531,17 @@ fn node_builder(
                     node = node.with_dht_peers(w.peers_for(id, k, &mut warm_rng));
                 }
                 Stack::Libp2p(Box::new(node))
+            }
+            ProtocolSpec::BleMesh(c) => {
+                // A broadcast is meant for every other phone of the run: the
+                // delivery ratio is then the share of the crowd it reached.
+                let config = BleMeshConfig {
+                    expected_recipients: ble_nodes - 1,
+                    ..*c
+                };
+                Stack::BleMesh(Box::new(
+                    BleMesh::new(id, config, rng).with_initial_seq(seq),
+                ))
             }
         }
     })

@@ -9,8 +9,8 @@ use ron::Options;
 
 use crate::error::{Locator, ScenarioError};
 use crate::schema::{
-    ActionSpec, Arrivals, FaultKind, FaultSpec, KeySpec, NetworkSpec, ProtocolSpec, Scenario,
-    Target,
+    ActionSpec, Arrivals, FaultKind, FaultSpec, GroupSpec, KeySpec, MobilitySpec, NetworkSpec,
+    Placement, ProtocolSpec, Scenario, Target,
 };
 
 /// Why a scenario could not be loaded.
@@ -74,6 +74,44 @@ fn explain(code: &ron::Error) -> String {
     }
 }
 
+/// A group's device must exist and its starting charge be a fraction.
+fn check_energy(s: &Scenario, g: &GroupSpec, at: &Locator<'_>) -> Result<(), ScenarioError> {
+    if let Some(d) = &g.device {
+        if !s.devices.contains_key(d) {
+            let known: Vec<_> = s.devices.keys().map(|k| format!("{k:?}")).collect();
+            let msg = if known.is_empty() {
+                format!("no device class named {d:?}; the scenario's `devices` is empty")
+            } else {
+                format!(
+                    "no device class named {d:?}; expected one of {}",
+                    known.join(", ")
+                )
+            };
+            return Err(at.error("device", Some(&format!("{d:?}")), msg));
+        }
+    }
+    if let Some(b) = g.battery {
+        if !(0.0..=1.0).contains(&b) {
+            return Err(at.error(
+                "battery",
+                None,
+                format!("a starting charge from 0.0 to 1.0, not {b}"),
+            ));
+        }
+        if g.device.is_none() {
+            return Err(at.error(
+                "battery",
+                None,
+                format!(
+                    "group {:?} has a battery but no `device` to say its capacity",
+                    g.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The checks RON's types cannot express.
 pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
     if s.name.is_empty()
@@ -113,6 +151,26 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
             ));
         }
         total += u64::from(g.count);
+        check_energy(s, g, at)?;
+    }
+    for (name, d) in &s.devices {
+        let costs = d
+            .radios
+            .values()
+            .flat_map(|c| [c.idle_mw, c.tx_uj_per_byte, c.rx_uj_per_byte]);
+        let positive = [d.battery_mah, d.voltage, d.ble_range_m];
+        if !positive.iter().all(|v| v.is_finite() && *v > 0.0)
+            || !costs.into_iter().all(|v| v.is_finite() && v >= 0.0)
+        {
+            return Err(at.error(
+                "devices",
+                Some(&format!("{name:?}")),
+                format!(
+                    "device {name:?} needs a positive battery_mah, voltage and \
+                     ble_range_m, and radio costs of zero or more"
+                ),
+            ));
+        }
     }
     let n = u32::try_from(total)
         .map_err(|_| at.error("count", None, "at most 4,294,967,295 nodes in all"))?;
@@ -230,6 +288,76 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 }
             }
         }
+        NetworkSpec::Radio(_) => {} // checked with the groups' placements below
+    }
+
+    if let NetworkSpec::Radio(radio) = &s.network {
+        radio.validate().map_err(|e| at.error("Radio", None, e))?;
+        for g in &s.groups {
+            if !matches!(g.protocol, ProtocolSpec::BleMesh(_) | ProtocolSpec::Ping(_)) {
+                return Err(at.error(
+                    g.protocol.name(),
+                    None,
+                    format!(
+                        "group {:?} runs {} on the radio model, which carries BleMesh \
+                         (and Ping) nodes; {} needs a Graph or Internet network",
+                        g.name,
+                        g.protocol.name(),
+                        g.protocol.name()
+                    ),
+                ));
+            }
+            if let Placement::At(points) = &g.placement {
+                if points.len() != g.count as usize {
+                    return Err(at.error(
+                        "At",
+                        None,
+                        format!(
+                            "group {:?} has {} nodes but {} positions",
+                            g.name,
+                            g.count,
+                            points.len()
+                        ),
+                    ));
+                }
+            }
+            if let Placement::Line { spacing, .. } | Placement::Grid { spacing } = g.placement {
+                if !(spacing > 0.0 && spacing.is_finite()) {
+                    return Err(at.error("spacing", None, "a positive spacing in metres"));
+                }
+            }
+            crate::build::mobility_of(&g.mobility, radio)
+                .validate()
+                .map_err(|e| at.error("mobility", None, e))?;
+        }
+    } else if let (NetworkSpec::Internet { .. }, Some(g)) = (
+        &s.network,
+        s.groups
+            .iter()
+            .find(|g| matches!(g.protocol, ProtocolSpec::BleMesh(_))),
+    ) {
+        return Err(at.error(
+            "BleMesh",
+            None,
+            format!(
+                "group {:?} runs BleMesh on the internet model, where a radio broadcast \
+                 reaches no one; use a Radio or Graph network",
+                g.name
+            ),
+        ));
+    } else if let Some(g) = s
+        .groups
+        .iter()
+        .find(|g| g.placement != Placement::Random || g.mobility != MobilitySpec::Static)
+    {
+        return Err(at.error(
+            "name",
+            Some(&format!("{:?}", g.name)),
+            format!(
+                "group {:?} has a placement or mobility, which only the Radio network model uses",
+                g.name
+            ),
+        ));
     }
 
     if s.output.interval.is_some_and(|i| i.as_nanos() == 0) {
@@ -241,7 +369,11 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
         let fits = matches!(
             (&w.action, &sender.protocol),
             (ActionSpec::Ping { .. }, ProtocolSpec::Ping(_))
-                | (ActionSpec::Broadcast { .. }, ProtocolSpec::Flood(_))
+                | (
+                    ActionSpec::Broadcast { .. },
+                    ProtocolSpec::Flood(_) | ProtocolSpec::BleMesh(_)
+                )
+                | (ActionSpec::Send { .. }, ProtocolSpec::BleMesh(_))
                 | (
                     ActionSpec::Publish { .. },
                     ProtocolSpec::Gossip(_) | ProtocolSpec::Libp2p(_)
@@ -270,7 +402,7 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 return Err(at.error("key", None, "a key set of at least one key"));
             }
         }
-        if let ActionSpec::Ping { to, .. } = &w.action {
+        if let ActionSpec::Ping { to, .. } | ActionSpec::Send { to, .. } = &w.action {
             match to {
                 Target::Random => {}
                 Target::Group(g) => known_group("to", g)?,
@@ -316,7 +448,7 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                         return Err(at.error(
                             "a",
                             None,
-                            "link faults need a Graph network; the internet model has no links",
+                            "link faults need a Graph network; the internet and radio models have no fixed links",
                         ));
                     }
                     if let FaultKind::SetLoss { loss, .. } = kind {

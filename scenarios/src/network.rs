@@ -1,6 +1,6 @@
 //! The network model a scenario chose, behind one type.
 
-use sim_core::network::{LinkChange, NetworkError};
+use sim_core::network::{LinkChange, NetworkError, RadioNetwork};
 use sim_core::{DropCause, Duration, GraphNetwork, Instant, InternetNetwork, Network, NodeId};
 
 /// Either network model; forwards every call.
@@ -10,6 +10,8 @@ pub enum AnyNetwork {
     Graph(GraphNetwork),
     /// All pairs through regions.
     Internet(Box<InternetNetwork>),
+    /// Radios in a field.
+    Radio(Box<RadioNetwork>),
 }
 
 macro_rules! forward {
@@ -17,6 +19,7 @@ macro_rules! forward {
         match $self {
             AnyNetwork::Graph($net) => $call,
             AnyNetwork::Internet($net) => $call,
+            AnyNetwork::Radio($net) => $call,
         }
     };
 }

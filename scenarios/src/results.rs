@@ -174,6 +174,7 @@ fn fault_row(r: &TraceRecord) -> FaultRow {
             ),
         ),
         TraceKind::Restart => ("restart", format!("node {node}")),
+        TraceKind::BatteryEmpty => ("battery_empty", format!("node {node}, battery empty")),
         TraceKind::LinkFault => (
             "link",
             format!("link {node}–{}", r.peer.map_or(node, |p| p.0)),

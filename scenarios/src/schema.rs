@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim_core::network::{AccessClass, InternetConfig, LinkConfig, Loss};
+use sim_core::network::{AccessClass, InternetConfig, LinkConfig, Loss, RadioConfig};
 use sim_core::topology::Topology;
 use sim_core::{ByteSize, Dist, Duration};
 
+use protocols::ble_mesh::BleMeshConfig;
 use protocols::dht::DhtConfig;
 use protocols::flood::FloodConfig;
 use protocols::gossip::GossipConfig;
@@ -30,6 +31,10 @@ pub struct Scenario {
     pub duration: Duration,
     /// The network between the nodes.
     pub network: NetworkSpec,
+    /// Device classes by name (phones, laptops, servers…): battery and
+    /// what each radio costs. Groups that name one model energy.
+    #[serde(default)]
+    pub devices: BTreeMap<String, DeviceSpec>,
     /// The nodes, in groups; node ids are given out group by group in order.
     pub groups: Vec<GroupSpec>,
     /// What the nodes are asked to do, and when.
@@ -72,6 +77,10 @@ pub enum NetworkSpec {
         #[serde(default)]
         overlay: Option<Topology>,
     },
+    /// Radios in a field: nodes with positions and ranges, linked while in
+    /// range (BLE meshes). Groups say where their nodes start and how they
+    /// move; device classes give the range.
+    Radio(RadioConfig),
 }
 
 /// New parameters for the link between `a` and `b`.
@@ -107,6 +116,163 @@ pub struct GroupSpec {
     /// network has more than one).
     #[serde(default)]
     pub access: Option<String>,
+    /// The device class (a key of `devices`); the group's nodes then have
+    /// batteries that their work drains.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// State of charge at the start, 0.0 to 1.0 (default full).
+    #[serde(default)]
+    pub battery: Option<f64>,
+    /// The radio whose costs apply (default: BLE on the radio model, Wi-Fi
+    /// elsewhere).
+    #[serde(default)]
+    pub radio: Option<RadioKind>,
+    /// Radio model only: where the nodes start (default: uniformly at
+    /// random in the field).
+    #[serde(default)]
+    pub placement: Placement,
+    /// Radio model only: how the nodes move (default: they stay put).
+    #[serde(default)]
+    pub mobility: MobilitySpec,
+}
+
+/// Where a group's nodes start in the radio model's field (metres, origin
+/// at a corner).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Placement {
+    /// Uniformly at random in the field.
+    #[default]
+    Random,
+    /// In a row along x, `spacing` apart, the first at `start`.
+    Line {
+        /// Distance between neighbours, metres.
+        spacing: f64,
+        /// The first node's position (default the origin).
+        #[serde(default)]
+        start: (f64, f64),
+    },
+    /// Row by row on a square grid `spacing` apart, from the origin.
+    Grid {
+        /// Distance between neighbours, metres.
+        spacing: f64,
+    },
+    /// One position per node, in order.
+    At(Vec<(f64, f64)>),
+}
+
+/// How a group's nodes move in the radio model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum MobilitySpec {
+    /// They never move.
+    #[default]
+    Static,
+    /// Random waypoint over the whole field: walk to a uniform random point
+    /// at a uniform random speed, pause, repeat.
+    RandomWaypoint {
+        /// Slowest speed, m/s (positive).
+        speed_min: f64,
+        /// Fastest speed, m/s.
+        speed_max: f64,
+        /// Pause at each destination.
+        #[serde(default)]
+        pause: Duration,
+    },
+    /// Every node of the group walks the same path: from its start to each
+    /// `(time since start, (x, y))` in turn, holding the last point.
+    Path(Vec<(Duration, (f64, f64))>),
+}
+
+/// A device class: its battery and its radios' energy costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSpec {
+    /// Battery capacity in mAh (default 3,000, a mid-range phone).
+    pub battery_mah: f64,
+    /// Battery voltage (default 3.85 V, a Li-ion phone cell's nominal).
+    pub voltage: f64,
+    /// BLE radio range in metres on the radio model (default 50; the seed
+    /// says 10–100 m depending on conditions).
+    pub ble_range_m: f64,
+    /// Costs per radio; radios left out keep their defaults.
+    pub radios: BTreeMap<RadioKind, RadioCost>,
+}
+
+impl Default for DeviceSpec {
+    fn default() -> Self {
+        DeviceSpec {
+            battery_mah: 3000.0,
+            voltage: 3.85,
+            ble_range_m: 50.0,
+            radios: BTreeMap::new(),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Battery capacity in joules (mAh × 3.6 × V).
+    pub fn capacity_j(&self) -> f64 {
+        self.battery_mah * 3.6 * self.voltage
+    }
+    /// What `radio` costs on this device: its own entry or the default.
+    pub fn cost(&self, radio: RadioKind) -> RadioCost {
+        self.radios
+            .get(&radio)
+            .copied()
+            .unwrap_or_else(|| radio.default_cost())
+    }
+}
+
+/// A radio a device can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RadioKind {
+    /// Bluetooth Low Energy.
+    Ble,
+    /// Wi-Fi.
+    Wifi,
+    /// Cellular (3G/LTE).
+    Cellular,
+}
+
+impl RadioKind {
+    /// Typical smartphone figures, rounded. BLE: about 0.15 µJ per bit on
+    /// air at the best settings (Siekkinen et al., "How low energy is
+    /// Bluetooth Low Energy?", 2012) and ~10 mW to keep scanning. Wi-Fi and
+    /// 3G: ~7 and ~24 mJ per KB transferred and ~50 and ~20 mW to stay
+    /// associated or camped (Balasubramanian et al., IMC 2009). Cellular's
+    /// tail energy after each transfer is not modelled.
+    pub fn default_cost(self) -> RadioCost {
+        match self {
+            RadioKind::Ble => RadioCost {
+                idle_mw: 10.0,
+                tx_uj_per_byte: 1.2,
+                rx_uj_per_byte: 1.0,
+            },
+            RadioKind::Wifi => RadioCost {
+                idle_mw: 50.0,
+                tx_uj_per_byte: 6.8,
+                rx_uj_per_byte: 6.8,
+            },
+            RadioKind::Cellular => RadioCost {
+                idle_mw: 20.0,
+                tx_uj_per_byte: 24.0,
+                rx_uj_per_byte: 24.0,
+            },
+        }
+    }
+}
+
+/// What one radio costs a device.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadioCost {
+    /// Power drawn while the radio is on and ready, in milliwatts.
+    pub idle_mw: f64,
+    /// Energy per byte sent, in microjoules.
+    pub tx_uj_per_byte: f64,
+    /// Energy per byte received, in microjoules.
+    pub rx_uj_per_byte: f64,
 }
 
 /// A protocol and its parameters.
@@ -124,6 +290,9 @@ pub enum ProtocolSpec {
     Dht(#[serde(default)] DhtSpec),
     /// A libp2p node of the seed's network: DHT, GossipSub, Identify, Ping.
     Libp2p(Libp2pSpec),
+    /// A BitChat BLE mesh node (on the radio model, or on a graph whose
+    /// links stand for radio contacts).
+    BleMesh(#[serde(default)] BleMeshConfig),
 }
 
 /// A stand-alone GossipSub node.
@@ -173,6 +342,7 @@ impl ProtocolSpec {
             ProtocolSpec::Gossip(_) => "Gossip",
             ProtocolSpec::Dht(_) => "Dht",
             ProtocolSpec::Libp2p(_) => "Libp2p",
+            ProtocolSpec::BleMesh(_) => "BleMesh",
         }
     }
 }
@@ -210,10 +380,20 @@ pub enum ActionSpec {
         #[serde(default)]
         to: Target,
     },
-    /// Flood a message with a payload of `size` bytes.
+    /// Flood a message with a payload of `size` bytes (flood and BLE mesh
+    /// nodes).
     Broadcast {
         /// The payload's size.
         size: ByteSize,
+    },
+    /// A private message of `size` bytes to one peer (BLE mesh nodes:
+    /// directly, through the mesh, or stored until the peer is in reach).
+    Send {
+        /// The content's size.
+        size: ByteSize,
+        /// The recipient.
+        #[serde(default)]
+        to: Target,
     },
     /// Publish a message of `size` payload bytes on a GossipSub topic.
     Publish {

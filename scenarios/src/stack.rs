@@ -14,6 +14,7 @@
 //! work and does it on the node's first wake-up, at time zero for nodes built
 //! at the start and at restart time for nodes rebuilt after a crash.
 
+use protocols::ble_mesh::{BleCommand, BleEvent, BleMesh};
 use protocols::dht::{Dht, DhtCommand, DhtEvent};
 use protocols::flood::{Flood, FloodCommand, FloodEvent};
 use protocols::gossip::{Gossip, GossipCommand, GossipEvent};
@@ -157,4 +158,5 @@ stack! {
     Gossip(Box<StartUp<Gossip>>, GossipCommand, GossipEvent),
     Dht(Box<Dht>, DhtCommand, DhtEvent),
     Libp2p(Box<Libp2pNode>, Libp2pCommand, Libp2pEvent),
+    BleMesh(Box<BleMesh>, BleCommand, BleEvent),
 }

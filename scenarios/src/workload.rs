@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use protocols::ble_mesh::BleCommand;
 use protocols::dht::{DhtCommand, Key};
 use protocols::flood::FloodCommand;
 use protocols::gossip::{GossipCommand, TopicId};
@@ -28,6 +29,16 @@ pub enum Job {
     Broadcast {
         /// Payload size in bytes.
         size: u32,
+        /// Whether the senders are BLE mesh nodes (else flood nodes).
+        ble: bool,
+    },
+    /// A BLE mesh private message to a peer drawn from `targets` (never the
+    /// sender).
+    Send {
+        /// Content size in bytes.
+        size: u32,
+        /// The node ids to draw the peer from.
+        targets: Range<u32>,
     },
     /// Publish `size` payload bytes on a topic.
     Publish {
@@ -136,7 +147,16 @@ impl Workload {
 
     fn command(&mut self, sender: u32) -> Option<StackCommand> {
         match self.job.clone() {
-            Job::Broadcast { size } => Some(StackCommand::Flood(FloodCommand::Broadcast { size })),
+            Job::Broadcast { size, ble: false } => {
+                Some(StackCommand::Flood(FloodCommand::Broadcast { size }))
+            }
+            Job::Broadcast { size, ble: true } => {
+                Some(StackCommand::BleMesh(BleCommand::Broadcast { size }))
+            }
+            Job::Send { size, targets } => {
+                let to = self.peer(sender, targets)?;
+                Some(StackCommand::BleMesh(BleCommand::Send { to, size }))
+            }
             Job::Publish {
                 topic,
                 size,
@@ -162,21 +182,25 @@ impl Workload {
                 })
             }
             Job::Ping { size, targets } => {
-                let skip_self = targets.contains(&sender);
-                let choices = targets.len() as u64 - u64::from(skip_self);
-                if choices == 0 {
-                    return None;
-                }
-                let mut to = targets.start + uniform_below(&mut self.rng, choices) as u32;
-                if skip_self && to >= sender {
-                    to += 1;
-                }
-                Some(StackCommand::Ping(PingCommand {
-                    to: NodeId(to),
-                    size,
-                }))
+                let to = self.peer(sender, targets)?;
+                Some(StackCommand::Ping(PingCommand { to, size }))
             }
         }
+    }
+
+    /// A node drawn uniformly from `targets`, never `sender` (none if that
+    /// leaves no one).
+    fn peer(&mut self, sender: u32, targets: Range<u32>) -> Option<NodeId> {
+        let skip_self = targets.contains(&sender);
+        let choices = targets.len() as u64 - u64::from(skip_self);
+        if choices == 0 {
+            return None;
+        }
+        let mut to = targets.start + uniform_below(&mut self.rng, choices) as u32;
+        if skip_self && to >= sender {
+            to += 1;
+        }
+        Some(NodeId(to))
     }
 }
 
@@ -233,7 +257,10 @@ mod tests {
         let mut w = Workload::new(
             3..5,
             Senders::Each,
-            Job::Broadcast { size: 10 },
+            Job::Broadcast {
+                size: 10,
+                ble: false,
+            },
             every,
             Instant::from_nanos(0),
             Instant::from_nanos(250_000_000),

@@ -6,7 +6,12 @@ mod common;
 use common::run_shipped;
 use rayon::prelude::*;
 
-const SCENARIOS: [&str; 3] = ["quickstart", "flood-line", "ping-lossy-link"];
+const SCENARIOS: [&str; 4] = [
+    "quickstart",
+    "flood-line",
+    "ping-lossy-link",
+    "ble-festival",
+];
 
 #[test]
 fn same_seed_same_hash_also_in_parallel() {
@@ -40,7 +45,7 @@ fn same_seed_same_hash_also_in_parallel() {
 /// senders from the seed.
 #[test]
 fn another_seed_another_hash() {
-    for s in ["quickstart", "ping-lossy-link"] {
+    for s in ["quickstart", "ping-lossy-link", "ble-festival"] {
         let a = run_shipped(s, Some(1)).trace_hash;
         let b = run_shipped(s, Some(2)).trace_hash;
         assert_ne!(a, b, "{s}: seeds 1 and 2 gave the same hash");

@@ -249,10 +249,9 @@ where
             .map(|p| p.map(|p| Battery::new(p, self.now)))
             .collect();
         batteries.resize_with(n, || None);
-        let told = batteries
-            .iter()
-            .map(|b| b.as_ref().map_or(BatteryLevel::High, Battery::level))
-            .collect();
+        // Protocols start believing the battery is high; a node that starts
+        // lower is told at its first drain.
+        let told = vec![BatteryLevel::High; n];
         self.energy = Some(Box::new(Energy {
             batteries,
             told,

@@ -177,3 +177,19 @@ fn a_broadcast_reaches_every_neighbour_once() {
     assert_eq!(m.nodes[0].packets_sent, 4);
     assert!(m.energy.is_empty(), "no energy modelled");
 }
+
+#[test]
+fn a_node_that_starts_below_high_is_told_its_band_at_once() {
+    let mut low = profile(100.0, 0.0);
+    low.initial_charge = 0.15;
+    let mut sim = star(2, vec![Some(low), Some(profile(100.0, 0.0))]);
+    sim.run_until(secs(1));
+    assert_eq!(
+        sim.node(NodeId(0)).unwrap().told,
+        [(Instant::ZERO, BatteryLevel::Low)]
+    );
+    assert!(
+        sim.node(NodeId(1)).unwrap().told.is_empty(),
+        "a full battery is high already"
+    );
+}
