@@ -105,8 +105,10 @@
 //! - A link-layer broadcast is one packet per node in range, each over its
 //!   own connection (as a mesh over GATT connections sends it), not one
 //!   advertisement that every scanner hears at once.
-//! - Advertising is not simulated: `advertising_interval` is a parameter for
-//!   protocols and scenarios that model discovery delay themselves.
+//! - Advertising is not simulated here: discovery is the protocol's business
+//!   (the BLE mesh announces itself every `announce_interval` and hears
+//!   announces only in its scan windows, which is what advertising and
+//!   scanning intervals decide on a real phone).
 //! - The receiver has no queue of its own (the default [`Network::arrive`]).
 //! - Space is two-dimensional and free: no walls, no antenna patterns.
 
@@ -156,9 +158,6 @@ pub struct RadioConfig {
     /// Time between a link's connection events; zero sends at once.
     /// Default 30 ms (BLE allows 7.5 ms to 4 s).
     pub connection_interval: Duration,
-    /// Advertising interval, for protocols that model discovery; the model
-    /// itself does not use it. Default 100 ms.
-    pub advertising_interval: Duration,
     /// How many packets a radio holds (waiting or on the air) before it
     /// drops the next; `None` is unbounded. Default `None`.
     pub queue: Option<u32>,
@@ -179,7 +178,6 @@ impl Default for RadioConfig {
             packet_overhead: ByteSize(17),
             packet_gap: Duration::from_micros(380),
             connection_interval: Duration::from_millis(30),
-            advertising_interval: Duration::from_millis(100),
             queue: None,
             path_loss: None,
             loss: Loss::None,
