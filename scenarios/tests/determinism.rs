@@ -66,4 +66,10 @@ fn pinned_hashes() {
         run_shipped("quickstart", None).trace_hash.to_string(),
         "0bf3dcd48dc525ca"
     );
+    // Positions, path loss and batteries are floating point: this pins
+    // their arithmetic too.
+    assert_eq!(
+        run_shipped("ble-festival", None).trace_hash.to_string(),
+        "1000a63bf7bd5514"
+    );
 }
