@@ -36,6 +36,9 @@
 //!   hop-by-hop acknowledgements, store-and-forward, duty-cycled discovery
 //!   and a battery-aware policy (its bytes are BitChat's binary packet, in
 //!   [`ble_mesh::packet`]);
+//! - [`htx`]: the seed's HTX transport: its framed, CRC-checked,
+//!   LZ4-compressed, AES-256-GCM-sealed frames, over connections with
+//!   selective acknowledgement, retransmission and credit flow control;
 //! - [`seen`]: the seen-id cache flood, GossipSub and the BLE mesh suppress
 //!   duplicates with;
 //! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
@@ -87,6 +90,7 @@ mod bytes;
 pub mod dht;
 pub mod flood;
 pub mod gossip;
+pub mod htx;
 pub mod identify;
 pub mod libp2p;
 pub mod ping;
