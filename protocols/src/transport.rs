@@ -31,6 +31,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 
 use sim_core::{BatteryLevel, Instant, NodeId, Observation, Observe, Output, Protocol};
 
@@ -62,6 +63,17 @@ pub enum TransportEvent<N> {
     Note(N),
 }
 
+impl<N> TransportEvent<N> {
+    /// The same event with its note (if it is one) mapped through `f`: how a
+    /// choice of transports reports their notes as one type.
+    pub fn map_note<M>(self, f: impl FnOnce(N) -> M) -> TransportEvent<M> {
+        match self {
+            TransportEvent::Received { from, bytes } => TransportEvent::Received { from, bytes },
+            TransportEvent::Note(n) => TransportEvent::Note(f(n)),
+        }
+    }
+}
+
 /// A protocol with the transport shape; each transport names its notes.
 pub trait Transport:
     Protocol<Command = TransportCommand, Event = TransportEvent<<Self as Transport>::Note>>
@@ -74,16 +86,17 @@ pub trait Transport:
 /// datagram that arrives is handed up. No framing, no reliability, no cost.
 #[derive(Debug, Default)]
 pub struct Raw {
-    out: VecDeque<Output<TransportEvent<()>>>,
+    out: VecDeque<Output<TransportEvent<Infallible>>>,
 }
 
 impl Transport for Raw {
-    type Note = ();
+    /// Raw datagrams have nothing to note.
+    type Note = Infallible;
 }
 
 impl Protocol for Raw {
     type Command = TransportCommand;
-    type Event = TransportEvent<()>;
+    type Event = TransportEvent<Infallible>;
     fn handle_datagram(&mut self, _now: Instant, from: NodeId, bytes: &[u8]) {
         self.out.push_back(Output::Event(TransportEvent::Received {
             from,

@@ -8,6 +8,7 @@ use protocols::flood::{Flood, FloodConfig};
 use protocols::gossip::{Gossip, GossipCommand, GossipConfig, TopicId};
 use protocols::libp2p::{Libp2pNode, Role};
 use protocols::ping::Ping;
+use protocols::transport::Over;
 use rand::RngCore;
 use sim_core::dist::unit_f64;
 use sim_core::network::{
@@ -26,10 +27,11 @@ use crate::schema::{
     ProtocolSpec, RadioKind, Scenario, Target,
 };
 use crate::stack::{Stack, StartUp};
+use crate::transport::{Node, TransportSpec};
 use crate::workload::{DhtOp, Job, Workload};
 
 /// A scenario's simulation, ready to run.
-pub type ScenarioSim = Simulation<Stack, AnyNetwork>;
+pub type ScenarioSim = Simulation<Node, AnyNetwork>;
 
 /// Which node ids each group got: consecutive ranges, in file order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -423,7 +425,7 @@ fn node_builder(
     layout: &Layout,
     neighbours: Vec<Vec<NodeId>>,
     streams: RngStreams,
-) -> Builder<Stack> {
+) -> Builder<Node> {
     let nodes_of = |p: fn(&ProtocolSpec) -> bool| -> u32 {
         s.groups
             .iter()
@@ -473,12 +475,17 @@ fn node_builder(
         .collect();
     let layout = layout.clone();
     let mut warm_rng = streams.stream(Domain::Topology, 1, 0);
+    let transports: Vec<Option<TransportSpec>> =
+        s.groups.iter().map(|g| g.transport.clone()).collect();
     // A node rebuilt after losing its state joins like a new node, through
     // the bootstrap nodes: only first builds get a warm table.
-    let mut built = vec![false; layout.nodes() as usize];
+    let mut builds = vec![0u32; layout.nodes() as usize];
     Box::new(move |id: NodeId, mut rng: SimRng| {
-        let first_build = !std::mem::replace(&mut built[id.index()], true);
-        let (protocol, bootstrap) = &groups[layout.group_of(id.0)];
+        let incarnation = builds[id.index()];
+        builds[id.index()] += 1;
+        let first_build = incarnation == 0;
+        let group = layout.group_of(id.0);
+        let (protocol, bootstrap) = &groups[group];
         let others = || {
             bootstrap
                 .iter()
@@ -487,7 +494,7 @@ fn node_builder(
                 .collect::<Vec<_>>()
         };
         let seq = rng.next_u32();
-        match protocol {
+        let stack = match protocol {
             ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c).with_initial_seq(seq)),
             ProtocolSpec::Flood(c) => {
                 let config = FloodConfig {
@@ -542,6 +549,13 @@ fn node_builder(
                 Stack::BleMesh(Box::new(
                     BleMesh::new(id, config, rng).with_initial_seq(seq),
                 ))
+            }
+        };
+        match &transports[group] {
+            None => Node::Bare(stack),
+            Some(t) => {
+                let rng = streams.stream(Domain::Transport, incarnation, id.0);
+                Node::Over(Box::new(Over::new(stack, t.build(id, rng))))
             }
         }
     })

@@ -8,8 +8,9 @@
 //! - [`load`]: parsing and validation, with errors that name the file, line and
 //!   column ([`error::ScenarioError`]);
 //! - [`build`]: from a scenario to a [`sim_core::Simulation`] — the network
-//!   model, the node groups and their protocol [`stack`], the [`workload`]
-//!   sources and the faults;
+//!   model, the node groups and their protocol [`stack`] (on the network, or
+//!   over a [`transport`]: HTX or QUIC), the [`workload`] sources and the
+//!   faults;
 //! - [`run`]: running it and collecting an [`run::Outcome`];
 //! - [`results`]: the outcome as the report's tables ([`reports::RunData`]);
 //! - [`trace_file`]: `--trace FILE`, the ordered event log as CSV.
@@ -44,4 +45,5 @@ pub mod run;
 pub mod schema;
 pub mod stack;
 pub mod trace_file;
+pub mod transport;
 pub mod workload;

@@ -291,6 +291,21 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
         NetworkSpec::Radio(_) => {} // checked with the groups' placements below
     }
 
+    if let Some(g) = s.groups.iter().find(|g| {
+        g.transport.is_some()
+            && (matches!(g.protocol, ProtocolSpec::BleMesh(_))
+                || matches!(s.network, NetworkSpec::Radio(_)))
+    }) {
+        return Err(at.error(
+            "transport",
+            None,
+            format!(
+                "group {:?} has a transport, but BLE radios carry BitChat packets as they \
+                 are; transports run on Graph and Internet networks",
+                g.name
+            ),
+        ));
+    }
     if let NetworkSpec::Radio(radio) = &s.network {
         radio.validate().map_err(|e| at.error("Radio", None, e))?;
         for g in &s.groups {

@@ -19,6 +19,8 @@ use protocols::gossip::GossipConfig;
 use protocols::libp2p::Libp2pConfig;
 use protocols::ping::PingConfig;
 
+use crate::transport::TransportSpec;
+
 /// A whole scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +129,11 @@ pub struct GroupSpec {
     /// elsewhere).
     #[serde(default)]
     pub radio: Option<RadioKind>,
+    /// The transport the group's protocol runs over (default none: its
+    /// datagrams go straight on the network). Groups that talk to each other
+    /// must use the same one.
+    #[serde(default)]
+    pub transport: Option<TransportSpec>,
     /// Radio model only: where the nodes start (default: uniformly at
     /// random in the field).
     #[serde(default)]

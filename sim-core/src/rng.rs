@@ -34,6 +34,8 @@ pub enum Domain {
     Topology = 6,
     /// A node's movement in the radio model (random-waypoint legs).
     Mobility = 7,
+    /// A node's transport (HTX or QUIC keys and choices), per incarnation.
+    Transport = 8,
 }
 
 /// Derives independent streams from one scenario seed.

@@ -22,12 +22,10 @@ pub const MAX_FRAMES_AHEAD: u32 = 1 << 16;
 pub enum Encryption {
     /// X25519 key agreement, HKDF-SHA256, AES-256-GCM (the seed's
     /// `aes-256-gcm`).
-    #[serde(rename = "aes-256-gcm")]
     Aes256Gcm,
     /// The same bytes on the wire — 32-byte hello keys, a 16-byte tag on
     /// every sealed frame — but no cipher work: the keys are random bytes and
     /// the tag is zeros. For runs too large to pay for real cryptography.
-    #[serde(rename = "modelled")]
     Modelled,
 }
 
@@ -36,10 +34,8 @@ pub enum Encryption {
 pub enum Compression {
     /// LZ4 (the seed's `lz4`), used for a frame only when it makes the frame
     /// smaller.
-    #[serde(rename = "lz4")]
     Lz4,
     /// Data is sent as it is.
-    #[serde(rename = "none")]
     None,
 }
 
@@ -155,8 +151,8 @@ mod tests {
         assert_eq!(from_map(&[]), Ok(HtxConfig::default()));
         assert_eq!(
             from_map(&[
-                ("encryption", "modelled"),
-                ("compression", "none"),
+                ("encryption", "Modelled"),
+                ("compression", "None"),
                 ("max_frame_size", "1200B"),
                 ("idle_timeout", "5m"),
             ]),
@@ -171,10 +167,10 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_spells_the_defaults() {
+    fn the_seeds_choices_are_the_defaults() {
         let seed = from_map(&[
-            ("encryption", "aes-256-gcm"),
-            ("compression", "lz4"),
+            ("encryption", "Aes256Gcm"),
+            ("compression", "Lz4"),
             ("max_frame_size", "64KiB"),
         ]);
         assert_eq!(seed, Ok(HtxConfig::default()));
