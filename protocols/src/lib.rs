@@ -39,6 +39,9 @@
 //! - [`htx`]: the seed's HTX transport: its framed, CRC-checked,
 //!   LZ4-compressed, AES-256-GCM-sealed frames, over connections with
 //!   selective acknowledgement, retransmission and credit flow control;
+//! - [`quic`]: a QUIC-like transport: 1-RTT and 0-RTT handshakes, a stream
+//!   per message, flow control, datagrams, migration, and RFC 9002 loss
+//!   recovery, NewReno/CUBIC and pacing;
 //! - [`seen`]: the seen-id cache flood, GossipSub and the BLE mesh suppress
 //!   duplicates with;
 //! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
@@ -94,6 +97,7 @@ pub mod htx;
 pub mod identify;
 pub mod libp2p;
 pub mod ping;
+pub mod quic;
 pub mod seen;
 pub mod transport;
 

@@ -12,6 +12,7 @@
 //! [`AnyTransport`].
 
 use protocols::htx::{Htx, HtxConfig, HtxNote};
+use protocols::quic::{Quic, QuicConfig, QuicNote};
 use protocols::transport::{Layered, Over, Raw, Transport, TransportCommand, TransportEvent};
 use serde::{Deserialize, Serialize};
 use sim_core::{BatteryLevel, Instant, NodeId, Output, Protocol, SimRng};
@@ -26,6 +27,8 @@ pub enum TransportSpec {
     Raw,
     /// The seed's HTX frames over reliable connections.
     Htx(#[serde(default)] HtxConfig),
+    /// QUIC-like connections: a stream per message, RFC 9002 recovery.
+    Quic(#[serde(default)] QuicConfig),
 }
 
 impl TransportSpec {
@@ -34,6 +37,7 @@ impl TransportSpec {
         match self {
             TransportSpec::Raw => AnyTransport::Raw(Raw::default()),
             TransportSpec::Htx(c) => AnyTransport::Htx(Box::new(Htx::new(id, *c, rng))),
+            TransportSpec::Quic(c) => AnyTransport::Quic(Box::new(Quic::new(id, *c, rng))),
         }
     }
 }
@@ -43,6 +47,8 @@ impl TransportSpec {
 pub enum TransportNote {
     /// HTX's note.
     Htx(HtxNote),
+    /// QUIC's note.
+    Quic(QuicNote),
 }
 
 /// Any of the transports, behind one type.
@@ -52,6 +58,8 @@ pub enum AnyTransport {
     Raw(Raw),
     /// HTX.
     Htx(Box<Htx>),
+    /// QUIC.
+    Quic(Box<Quic>),
 }
 
 macro_rules! forward {
@@ -59,6 +67,7 @@ macro_rules! forward {
         match $self {
             AnyTransport::Raw($t) => $call,
             AnyTransport::Htx($t) => $call,
+            AnyTransport::Quic($t) => $call,
         }
     };
 }
@@ -83,6 +92,9 @@ impl Protocol for AnyTransport {
             AnyTransport::Htx(t) => t
                 .poll_output()
                 .map(|o| o.map_event(|e| e.map_note(TransportNote::Htx))),
+            AnyTransport::Quic(t) => t
+                .poll_output()
+                .map(|o| o.map_event(|e| e.map_note(TransportNote::Quic))),
         }
     }
     fn poll_timeout(&self) -> Option<Instant> {
