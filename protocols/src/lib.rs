@@ -44,6 +44,11 @@
 //!   recovery, NewReno/CUBIC and pacing;
 //! - [`seen`]: the seen-id cache flood, GossipSub and the BLE mesh suppress
 //!   duplicates with;
+//! - [`signaling`]: the seed's WebSocket signaling server and its browser
+//!   peers: join, bootstrap list, offer/answer/candidate relay, heartbeats,
+//!   the 1,000-connection limit and 2-hour idle timeout, as JSON in RFC 6455
+//!   frames over TLS records, then a modelled WebRTC set-up (STUN, DTLS,
+//!   SCTP) to a direct data channel;
 //! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
 //!   datagrams, and [`transport::Over`], which runs any protocol over any
 //!   transport.
@@ -99,6 +104,7 @@ pub mod libp2p;
 pub mod ping;
 pub mod quic;
 pub mod seen;
+pub mod signaling;
 pub mod transport;
 
 #[cfg(test)]
