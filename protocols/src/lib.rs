@@ -23,6 +23,10 @@
 //! The protocols:
 //!
 //! - [`ping`]: request/response round trips, measuring RTT and reachability;
+//! - [`discovery`]: the seeds' serverless peer registry and its browser
+//!   clients: register, heartbeat and discover with a TTL, as JSON in
+//!   HTTP/1.1 over TLS records, with a serverless platform's queue, cold
+//!   starts and bill;
 //! - [`flood`]: hop-limited broadcast with duplicate suppression;
 //! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
 //!   GRAFT/PRUNE on a heartbeat, IHAVE/IWANT gossip, peer scoring;
@@ -96,6 +100,7 @@
 pub mod ble_mesh;
 mod bytes;
 pub mod dht;
+pub mod discovery;
 pub mod flood;
 pub mod gossip;
 pub mod htx;
