@@ -53,6 +53,11 @@
 //!   the 1,000-connection limit and 2-hour idle timeout, as JSON in RFC 6455
 //!   frames over TLS records, then a modelled WebRTC set-up (STUN, DTLS,
 //!   SCTP) to a direct data channel;
+//! - [`transport_manager`]: the seed's multi-transport manager, a
+//!   transport holding several (BLE mesh, HTX, QUIC, a WebSocket-like
+//!   relay, raw) that picks one per message by the seed's rules as data,
+//!   with failover, direct → mesh → server routing, fragmentation and
+//!   priority queues;
 //! - [`transport`]: the transport shape (send bytes / bytes arrived), raw
 //!   datagrams, and [`transport::Over`], which runs any protocol over any
 //!   transport.
@@ -111,6 +116,7 @@ pub mod quic;
 pub mod seen;
 pub mod signaling;
 pub mod transport;
+pub mod transport_manager;
 
 #[cfg(test)]
 mod test_net;

@@ -61,6 +61,16 @@ impl Header {
         payload.extend((0..size).map(|i| content_byte(self.id, i)));
         payload
     }
+
+    /// The message payload: this header, then `content` as given (what
+    /// [`BleMesh::send_bytes`](super::BleMesh::send_bytes) carries).
+    pub fn with_bytes(&self, content: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(HEADER_LEN + content.len());
+        payload.extend_from_slice(&self.id.to_be_bytes());
+        payload.push(self.origin_ttl);
+        payload.extend_from_slice(content);
+        payload
+    }
 }
 
 /// Byte `i` of message `id`'s content: the top byte of a multiplicative

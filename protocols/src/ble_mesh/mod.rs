@@ -303,6 +303,20 @@ impl Observe for BleEvent {
     }
 }
 
+/// The content of a message delivered here, kept for
+/// [`BleMesh::take_content`] by a node built
+/// [`keeping_content`](BleMesh::keeping_content): how a transport carries
+/// its own bytes over the mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    /// The message's id.
+    pub msg: u64,
+    /// The node that originated it.
+    pub origin: NodeId,
+    /// Its content, after the message header.
+    pub bytes: Vec<u8>,
+}
+
 /// One node's BLE mesh state machine.
 ///
 /// # Methods
@@ -339,6 +353,11 @@ impl Observe for BleEvent {
 /// - An announce heard while not scanning, and an acknowledgement for
 ///   another node or for nothing this node waits on, are ignored.
 /// - A message to the node itself is delivered at once, with 0 hops.
+/// - A node built [`keeping_content`](BleMesh::keeping_content) also keeps
+///   each delivered message's content and origin until
+///   [`take_content`](BleMesh::take_content) takes them; with
+///   [`send_bytes`](BleMesh::send_bytes) it carries given bytes instead
+///   of a size's worth of pattern.
 #[derive(Clone, Debug)]
 pub struct BleMesh {
     id: NodeId,
@@ -357,9 +376,19 @@ pub struct BleMesh {
     acks: AckWaits,
     outbox: Outbox,
     reassemblies: Reassemblies,
+    /// Delivered contents, kept only when `Some`.
+    contents: Option<VecDeque<Content>>,
     /// The earliest deadline, kept up to date after every input.
     wakeup: Option<Instant>,
     outputs: VecDeque<Output<BleEvent>>,
+}
+
+/// What a message carries: a size's worth of [`message::content_byte`]
+/// pattern, or given bytes.
+#[derive(Clone, Copy, Debug)]
+enum Body<'a> {
+    Pattern(u32),
+    Bytes(&'a [u8]),
 }
 
 /// A size as a length in memory (saturating where `usize` is narrower).
@@ -404,6 +433,7 @@ impl BleMesh {
                 len_of(config.max_message_size),
                 config.reassembly_timeout,
             ),
+            contents: None,
             wakeup: None,
             outputs: VecDeque::new(),
         };
@@ -420,6 +450,29 @@ impl BleMesh {
     pub fn with_initial_seq(mut self, seq: u32) -> Self {
         self.next_seq = seq;
         self
+    }
+
+    /// Makes this node keep the content and origin of every message
+    /// delivered here, for [`take_content`](BleMesh::take_content).
+    pub fn keeping_content(mut self) -> Self {
+        self.contents = Some(VecDeque::new());
+        self
+    }
+
+    /// Originates a private message for `to` carrying `content` (rather
+    /// than [`BleCommand::Send`]'s pattern of a given size), exactly as
+    /// that command does otherwise. Like a `handle_*` call, it is followed
+    /// by draining `poll_output`.
+    pub fn send_bytes(&mut self, now: Instant, to: NodeId, content: &[u8]) {
+        self.advance(now);
+        self.originate(now, Some(to), Body::Bytes(content));
+        self.refresh_wakeup();
+    }
+
+    /// The oldest delivered content not yet taken (always `None` unless
+    /// built [`keeping_content`](BleMesh::keeping_content)).
+    pub fn take_content(&mut self) -> Option<Content> {
+        self.contents.as_mut()?.pop_front()
     }
 
     /// This node's address.
@@ -495,15 +548,25 @@ impl BleMesh {
 
     // ----- originating -----
 
-    fn originate(&mut self, now: Instant, to: Option<NodeId>, size: u32) {
+    fn originate(&mut self, now: Instant, to: Option<NodeId>, body: Body<'_>) {
         let msg = (u64::from(self.id.0) << 32) | u64::from(self.next_seq);
         let header = message::Header {
             id: msg,
             origin_ttl: self.config.ttl,
         };
+        let size = match body {
+            Body::Pattern(size) => size,
+            Body::Bytes(bytes) => u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        };
         let payload_len = message::HEADER_LEN as u64 + u64::from(size);
         let packets = (payload_len <= self.config.max_message_size.0)
-            .then(|| self.packets(now, to, msg, &header.with_content(size as usize)))
+            .then(|| {
+                let payload = match body {
+                    Body::Pattern(size) => header.with_content(size as usize),
+                    Body::Bytes(bytes) => header.with_bytes(bytes),
+                };
+                self.packets(now, to, msg, &payload)
+            })
             .flatten();
         let Some(packets) = packets else {
             self.event(BleEvent::TooLarge { size });
@@ -515,6 +578,14 @@ impl BleMesh {
         if to == Some(self.id) {
             let from = self.id;
             self.event(BleEvent::Delivered { msg, hops: 0, from });
+            if let (Some(contents), Body::Bytes(bytes)) = (&mut self.contents, body) {
+                let bytes = bytes.to_vec();
+                contents.push_back(Content {
+                    msg,
+                    origin: from,
+                    bytes,
+                });
+            }
             return;
         }
         if self.config.ttl == 0 {
@@ -703,6 +774,13 @@ impl BleMesh {
             hops,
             from,
         });
+        if let (Some(contents), Some(origin)) = (&mut self.contents, repr.sender.node()) {
+            contents.push_back(Content {
+                msg: header.id,
+                origin,
+                bytes: payload[message::HEADER_LEN..].to_vec(),
+            });
+        }
     }
 
     fn reassemble(
@@ -849,8 +927,8 @@ impl Protocol for BleMesh {
     fn handle_command(&mut self, now: Instant, cmd: BleCommand) {
         self.advance(now);
         match cmd {
-            BleCommand::Broadcast { size } => self.originate(now, None, size),
-            BleCommand::Send { to, size } => self.originate(now, Some(to), size),
+            BleCommand::Broadcast { size } => self.originate(now, None, Body::Pattern(size)),
+            BleCommand::Send { to, size } => self.originate(now, Some(to), Body::Pattern(size)),
         }
         self.refresh_wakeup();
     }

@@ -1063,3 +1063,30 @@ proptest! {
         }
     }
 }
+
+// ----- carrying given bytes -----
+
+#[test]
+fn given_bytes_arrive_whole_and_are_kept_with_their_origin() {
+    let config = BleMeshConfig::default();
+    let mut a = quiet_node(0, &[1], config);
+    let mut b = quiet_node(1, &[0], config).keeping_content();
+    // Larger than one packet: it goes in fragments.
+    let content: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
+    a.send_bytes(Instant::ZERO, NodeId(1), &content);
+    let mut fragments = 0;
+    for output in drain(&mut a) {
+        if let Output::Transmit { to, bytes } = output {
+            assert_eq!(to, NodeId(1));
+            b.handle_datagram(Instant::ZERO, NodeId(0), &bytes);
+            fragments += 1;
+        }
+    }
+    assert!(fragments > 1);
+    let kept = b.take_content().expect("the message arrived");
+    assert_eq!((kept.origin, kept.bytes), (NodeId(0), content));
+    assert!(b.take_content().is_none());
+    // A node not keeping content keeps nothing.
+    a.send_bytes(Instant::ZERO, NodeId(0), b"self");
+    assert!(a.take_content().is_none());
+}
