@@ -23,13 +23,13 @@
 //! The protocols:
 //!
 //! - [`ping`]: request/response round trips, measuring RTT and reachability;
+//! - [`flood`]: hop-limited broadcast with duplicate suppression;
+//! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
+//!   GRAFT/PRUNE on a heartbeat, IHAVE/IWANT gossip, peer scoring;
 //! - [`discovery`]: the seeds' serverless peer registry and its browser
 //!   clients: register, heartbeat and discover with a TTL, as JSON in
 //!   HTTP/1.1 over TLS records, with a serverless platform's queue, cold
 //!   starts and bill;
-//! - [`flood`]: hop-limited broadcast with duplicate suppression;
-//! - [`gossip`]: GossipSub v1.1 (libp2p gossipsub): topic meshes kept by
-//!   GRAFT/PRUNE on a heartbeat, IHAVE/IWANT gossip, peer scoring;
 //! - [`dht`]: a Kademlia DHT (libp2p kad-dht): k-buckets, iterative lookups,
 //!   values and provider records;
 //! - [`identify`]: libp2p Identify, peers telling each other what they speak;
