@@ -11,6 +11,8 @@
 //!   reference `shared/bench/phold_ref.cpp`: same arguments, same output lines.
 //! - `src/bin/idle_memory.rs` measures the kernel's resident memory per idle
 //!   node on the internet model (100,000 nodes by default).
+//! - `src/bin/sweep_scaling.rs` times a 200-point sweep of `quickstart.ron`
+//!   with one thread and with two: how `p2psim sweep` scales.
 //! - `benches/queue.rs` compares [`sim_core::EventQueue`] with
 //!   `std::collections::BinaryHeap` in a PHOLD-like hold pattern;
 //!   `benches/kernel.rs` times a fixed-size PHOLD run through the kernel;
@@ -24,6 +26,7 @@
 //! cargo build --release -p benches
 //! target/release/phold 1000 10 10000000      # LPS EVENTS_PER_LP TOTAL_EVENTS
 //! target/release/idle_memory 100000          # kernel bytes per idle node
+//! target/release/sweep_scaling 3             # sweep speed-up, 1 → 2 threads
 //! cargo bench -p benches                     # criterion: queue, kernel, flood
 //! benches/phold-compare.sh                   # p2psim vs the C++ reference
 //! ```

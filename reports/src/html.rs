@@ -133,28 +133,7 @@ fn keyed(key: &str, value: Exact<'_>) -> String {
 
 fn render(out: &mut String, run: &RunData, charts: &[Chart], version: &str) -> fmt::Result {
     let s = &run.summary;
-    let title = format!("{} · p2psim report", s.scenario);
-    writeln!(out, "<!DOCTYPE html>")?;
-    writeln!(out, r#"<html lang="en">"#)?;
-    writeln!(out, "<head>")?;
-    writeln!(out, r#"<meta charset="utf-8">"#)?;
-    writeln!(
-        out,
-        r#"<meta http-equiv="Content-Security-Policy" content="{CSP}">"#
-    )?;
-    writeln!(
-        out,
-        r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
-    )?;
-    writeln!(
-        out,
-        r#"<meta name="generator" content="p2psim {}">"#,
-        escape(version)
-    )?;
-    writeln!(out, "<title>{}</title>", escape(&title))?;
-    writeln!(out, "<style>{CSS}</style>")?;
-    writeln!(out, "</head>")?;
-    writeln!(out, "<body>")?;
+    page_start(out, &format!("{} · p2psim report", s.scenario), version)?;
 
     header(out, run, version)?;
     summary_tables(out, run)?;
@@ -179,6 +158,32 @@ fn render(out: &mut String, run: &RunData, charts: &[Chart], version: &str) -> f
     )?;
     writeln!(out, "</body>")?;
     writeln!(out, "</html>")
+}
+
+/// A page's start, up to and including `<body>`: the doctype, the Content
+/// Security Policy, the generator (`version`), `title` and the style sheet.
+pub(crate) fn page_start(out: &mut String, title: &str, version: &str) -> fmt::Result {
+    writeln!(out, "<!DOCTYPE html>")?;
+    writeln!(out, r#"<html lang="en">"#)?;
+    writeln!(out, "<head>")?;
+    writeln!(out, r#"<meta charset="utf-8">"#)?;
+    writeln!(
+        out,
+        r#"<meta http-equiv="Content-Security-Policy" content="{CSP}">"#
+    )?;
+    writeln!(
+        out,
+        r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
+    )?;
+    writeln!(
+        out,
+        r#"<meta name="generator" content="p2psim {}">"#,
+        escape(version)
+    )?;
+    writeln!(out, "<title>{}</title>", escape(title))?;
+    writeln!(out, "<style>{CSS}</style>")?;
+    writeln!(out, "</head>")?;
+    writeln!(out, "<body>")
 }
 
 fn header(out: &mut String, run: &RunData, version: &str) -> fmt::Result {
@@ -426,7 +431,7 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
     writeln!(out, "</div>")
 }
 
-fn charts_section(out: &mut String, charts: &[Chart]) -> fmt::Result {
+pub(crate) fn charts_section(out: &mut String, charts: &[Chart]) -> fmt::Result {
     writeln!(out, r#"<h2 id="charts">Charts</h2>"#)?;
     if charts.is_empty() {
         return writeln!(out, r#"<p class="empty">No charts.</p>"#);
@@ -592,7 +597,7 @@ fn ns_as_seconds(ns: u64) -> String {
 
 /// An integer with its digits grouped by threes, separated by narrow
 /// no-break spaces (the SI style, the same in every language).
-fn group_digits(v: u64) -> String {
+pub(crate) fn group_digits(v: u64) -> String {
     group_digit_string(&v.to_string())
 }
 
@@ -611,7 +616,7 @@ fn group_digit_string(digits: &str) -> String {
 /// A float rounded for reading: about four significant digits below 100,
 /// at most three decimals, no trailing zeros. The exact value goes in the
 /// `data-value` attribute; this is only for the eye.
-fn friendly(v: f64) -> String {
+pub(crate) fn friendly(v: f64) -> String {
     if !v.is_finite() {
         return if v.is_nan() {
             "NaN".into()

@@ -13,7 +13,9 @@
 //! - [`html`]: `report.html`, one self-contained page (inline CSS and SVG, no
 //!   script, nothing fetched) with the summary, charts, faults, node groups and
 //!   the scenario file, every `summary.json` figure exact in a `data-value`;
-//! - [`mod@publish`]: from a run's folder of tables to its charts and report.html.
+//! - [`mod@publish`]: from a run's folder of tables to its charts and report.html;
+//! - [`sweep_report`]: a sweep's `report.html`: its charts, the means per
+//!   point, its parameters and seeds.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -23,6 +25,7 @@ pub mod data;
 pub mod html;
 pub mod publish;
 pub mod summary;
+pub mod sweep_report;
 
 pub use charts::{
     mean_ci95, render_run_charts, render_sweep_chart, Chart, ChartError, SweepChart, SweepSeries,

@@ -13,7 +13,9 @@
 //!   faults;
 //! - [`run`]: running it and collecting an [`run::Outcome`];
 //! - [`results`]: the outcome as the report's tables ([`reports::RunData`]);
-//! - [`trace_file`]: `--trace FILE`, the ordered event log as CSV.
+//! - [`trace_file`]: `--trace FILE`, the ordered event log as CSV;
+//! - [`sweep`]: `p2psim sweep` and `p2psim merge`: a scenario's parameters ×
+//!   values × replications, run in parallel, sharded, resumed, merged.
 //!
 //! ```
 //! use std::path::Path;
@@ -44,6 +46,7 @@ pub mod results;
 pub mod run;
 pub mod schema;
 pub mod stack;
+pub mod sweep;
 pub mod trace_file;
 pub mod transport;
 pub mod workload;

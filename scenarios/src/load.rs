@@ -50,6 +50,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         message: explain(&e.code),
     })?;
     validate(&scenario, &Locator::new(path, text))?;
+    if scenario.sweep.is_some() {
+        // Every point of the sweep is built and validated too.
+        crate::sweep::Plan::new(&scenario, path, text)?;
+    }
     Ok(scenario)
 }
 

@@ -17,6 +17,7 @@ use scenarios::error::Locator;
 use scenarios::load::{load, LoadError};
 use scenarios::results::run_data;
 use scenarios::run::{finish_with_progress, Outcome};
+use scenarios::sweep::{self, runner, Plan, Shard, SweepError};
 use scenarios::trace_file::TraceFile;
 use sim_core::Instant;
 
@@ -62,11 +63,58 @@ enum Command {
         /// The run's output folder.
         dir: PathBuf,
     },
+    /// Run a scenario's sweep, every point × replication in parallel; write
+    /// sweep.csv, the sweep charts and report.html.
+    Sweep {
+        /// The scenario file (.ron), with a `sweep:` field.
+        file: PathBuf,
+        /// Output folder (default: `out/<name>-sweep/`, and for a shard its
+        /// subfolder `shard-K-of-N/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard K of N: run j (j = point × replications +
+        /// replication) when j mod N = K − 1. Merge the shard folders with
+        /// `p2psim merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+        /// Keep the rows already in the output folder; run only the missing
+        /// runs.
+        #[arg(long)]
+        resume: bool,
+        /// Stop after this many runs (to fit a batch job's time limit); a
+        /// later --resume runs the rest.
+        #[arg(long, value_name = "N")]
+        max_runs: Option<usize>,
+        /// Print nothing but errors, and show no progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Join the folders of a sharded sweep into OUT: sweep.csv, charts and
+    /// report.html.
+    Merge {
+        /// The merged sweep's folder.
+        out: PathBuf,
+        /// The shard folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 enum Failure {
     Scenario(String),
     Other(String),
+}
+
+impl From<SweepError> for Failure {
+    fn from(e: SweepError) -> Self {
+        match e {
+            SweepError::Scenario(e) => Failure::Scenario(e.to_string()),
+            other => Failure::Other(other.to_string()),
+        }
+    }
 }
 
 impl From<LoadError> for Failure {
@@ -90,6 +138,26 @@ fn main() -> ExitCode {
         } => run_command(&file, out, seed, quiet, trace),
         Command::Validate { file } => validate_command(&file),
         Command::Report { dir } => report_command(&dir),
+        Command::Sweep {
+            file,
+            out,
+            threads,
+            shard,
+            resume,
+            max_runs,
+            quiet,
+        } => sweep_command(
+            &file,
+            out,
+            runner::Options {
+                threads: threads.unwrap_or(0),
+                shard: shard.unwrap_or(Shard::WHOLE),
+                resume,
+                max_runs,
+            },
+            quiet,
+        ),
+        Command::Merge { out, dirs } => merge_command(&out, &dirs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,6 +226,99 @@ fn report_command(dir: &Path) -> Result<(), Failure> {
     let report = reports::publish(dir, env!("CARGO_PKG_VERSION"))
         .map_err(|e| Failure::Other(e.to_string()))?;
     println!("{}", report.display());
+    Ok(())
+}
+
+fn sweep_command(
+    file: &Path,
+    out: Option<PathBuf>,
+    options: runner::Options,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let (scenario, text) = load(file)?;
+    let plan = Plan::new(&scenario, file, &text).map_err(SweepError::from)?;
+    let dir = out.unwrap_or_else(|| sweep::default_dir(&scenario.name, options.shard));
+    let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
+        let bar = ProgressBar::no_length();
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let done = runner::run(&plan, file, &text, &dir, &options, &|n, total| {
+        if let Some(bar) = &bar {
+            if bar.length().is_none() {
+                bar.set_length(total as u64);
+                bar.set_position(n as u64);
+                bar.reset_eta(); // runs resumed are not this call's speed
+            } else {
+                bar.set_position(n as u64);
+            }
+        }
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = if done.complete() && options.shard == Shard::WHOLE {
+        Some(sweep::publish::publish(
+            &plan,
+            &text,
+            &done.rows,
+            &dir,
+            env!("CARGO_PKG_VERSION"),
+        )?)
+    } else {
+        None
+    };
+    if quiet {
+        return Ok(());
+    }
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    println!(
+        "sweep {}  {} points × {} replications = {} runs",
+        scenario.name,
+        plan.points.len(),
+        plan.replications,
+        plan.runs()
+    );
+    println!(
+        "ran {} runs in {wall:.1} s on {threads} threads ({} resumed)",
+        done.ran, done.resumed
+    );
+    match report {
+        Some(report) => println!("output {}  (report: {})", dir.display(), report.display()),
+        None if done.complete() => println!(
+            "output {}  (shard {}: {} runs; join the shard folders with `p2psim merge`)",
+            dir.display(),
+            options.shard,
+            done.total
+        ),
+        None => println!(
+            "output {}  (stopped: {} of {} runs done; run again with --resume)",
+            dir.display(),
+            done.rows.len(),
+            done.total
+        ),
+    }
+    Ok(())
+}
+
+fn merge_command(out: &Path, dirs: &[PathBuf]) -> Result<(), Failure> {
+    let merged = sweep::merge(out, dirs, env!("CARGO_PKG_VERSION"))?;
+    println!(
+        "merged {} runs from {} folders ({} rows found twice, kept once) into {}  (report: {})",
+        merged.runs,
+        dirs.len(),
+        merged.duplicates,
+        out.display(),
+        merged.report.display()
+    );
     Ok(())
 }
 

@@ -48,6 +48,10 @@ pub struct Scenario {
     /// Where results go.
     #[serde(default)]
     pub output: OutputSpec,
+    /// Parameters × values × replications for `p2psim sweep` (see
+    /// [`crate::sweep`]); `p2psim run` ignores it.
+    #[serde(default)]
+    pub sweep: Option<crate::sweep::SweepSpec>,
 }
 
 /// The network model.
