@@ -1056,10 +1056,11 @@ mod tests {
     }
 
     #[test]
-    fn ten_thousand_phones_run_faster_than_real_time() {
+    fn ten_thousand_walking_phones_hear_their_neighbours() {
         // 10k walkers at 0.5–2 m/s in a 1 km square, 30–60 m ranges (about
         // 30–110 neighbours each); every node broadcasts once a second for
-        // 10 s of virtual time and sends to each neighbour.
+        // 10 s of virtual time and sends to each neighbour. (Speed is
+        // measured by ble-festival-10k.ron, not here.)
         let n = 10_000;
         let points = scatter(n, 1_000.0, 99);
         let nodes = points
@@ -1080,7 +1081,6 @@ mod tests {
             ..RadioConfig::default()
         };
         let mut net = RadioNetwork::new(config, nodes, RngStreams::new(99));
-        let wall = std::time::Instant::now();
         let mut out = Vec::new();
         let (mut heard, mut delivered) = (0usize, 0usize);
         for k in 0..10 * n as u64 {
@@ -1093,13 +1093,8 @@ mod tests {
                 delivered += usize::from(net.send(now, from, to, 100).is_ok());
             }
         }
-        let elapsed = wall.elapsed();
         let mean = heard as f64 / (10 * n) as f64;
         assert!((20.0..120.0).contains(&mean), "{mean} neighbours");
         assert_eq!(delivered, heard);
-        // Virtual time is 10 s; an optimised build takes a small fraction.
-        if !cfg!(debug_assertions) {
-            assert!(elapsed.as_secs_f64() < 10.0, "{elapsed:?}");
-        }
     }
 }
