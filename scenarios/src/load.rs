@@ -206,6 +206,22 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
     };
 
     for g in &s.groups {
+        let parameters = match &g.protocol {
+            ProtocolSpec::Gossip(spec) => spec.config.validate(),
+            ProtocolSpec::Dht(spec) => spec.config.validate(),
+            ProtocolSpec::Libp2p(spec) => spec
+                .node
+                .gossip
+                .validate()
+                .and_then(|()| spec.node.dht.validate()),
+            _ => Ok(()),
+        };
+        let field = match g.protocol {
+            ProtocolSpec::Libp2p(_) => "node",
+            _ => "config",
+        };
+        parameters
+            .map_err(|e| at.error(field, None, format!("group {:?}: expected {e}", g.name)))?;
         let (bootstrap, wants) = match &g.protocol {
             ProtocolSpec::Dht(d) => (d.bootstrap.as_deref(), "Dht"),
             ProtocolSpec::Libp2p(l) => (Some(l.bootstrap.as_str()), "Libp2p"),

@@ -53,6 +53,31 @@ fn semantic_errors_exit_2_and_missing_files_exit_1() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// A protocol's own parameter rules (here GossipSub's D_low ≤ D ≤ D_high)
+/// are checked before a run, at the `config` that breaks them.
+#[test]
+fn protocol_parameters_that_break_the_spec_exit_2_with_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(shipped("gossip-1k"))
+        .unwrap()
+        .replace(
+            "Gossip(topics: [0])",
+            "Gossip(topics: [0], config: (d: 20))",
+        );
+    let file = dir.path().join("bad.ron");
+    std::fs::write(&file, &text).unwrap();
+    let out = p2psim().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .position(|l| l.contains("config: (d: 20)"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("bad.ron:{line}:")), "{err}");
+    assert!(err.contains("d_low <= d <= d_high"), "{err}");
+}
+
 #[test]
 fn every_shipped_scenario_validates() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
