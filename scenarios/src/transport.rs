@@ -119,16 +119,6 @@ pub enum Node {
     Over(Box<Over<Stack, AnyTransport>>),
 }
 
-impl Node {
-    /// The protocol stack.
-    pub fn stack(&self) -> &Stack {
-        match self {
-            Node::Bare(s) => s,
-            Node::Over(o) => o.app(),
-        }
-    }
-}
-
 /// A node's event: its stack's, or its transport's note.
 pub type NodeEvent = Layered<StackEvent, TransportNote>;
 
