@@ -148,6 +148,39 @@ pub struct LookupRow {
     pub success: Option<bool>,
 }
 
+/// One message a transport manager sent: a row of `transports.csv`, in
+/// the order the messages first left their queues (or were refused).
+///
+/// `outcome` is `delivered` (acknowledged by the peer), `gave_up` (no
+/// transport tried delivered it), `no_route` (no transport held reaches the
+/// peer), `queue_full` (refused at a full priority queue: no id, no
+/// transport) or `pending` (still unacknowledged when the run ended).
+/// Transports are named as the seed names them (`BitChat`, `BetaNet`,
+/// `Quic`, `WebSocket`) or `Raw`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransportRow {
+    /// The message's id at its sender (none if refused at the queue).
+    pub message: Option<u64>,
+    /// The sender.
+    pub node: u32,
+    /// The recipient.
+    pub to: u32,
+    /// The message's length.
+    pub bytes: u64,
+    /// When its first attempt left (or it was refused).
+    pub sent_ns: u64,
+    /// The transport chosen first.
+    pub first: Option<String>,
+    /// Transports tried.
+    pub attempts: u32,
+    /// The transport that delivered it.
+    pub via: Option<String>,
+    /// From the first attempt to the acknowledgement, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// What became of it (see above).
+    pub outcome: String,
+}
+
 /// A fault applied during the run: a row of `faults.csv`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRow {
@@ -174,6 +207,9 @@ pub struct RunData {
     pub faults: Vec<FaultRow>,
     /// Lookups (`lookups.csv`).
     pub lookups: Vec<LookupRow>,
+    /// Transport managers' messages (`transports.csv`, written only when
+    /// some node runs one).
+    pub transports: Vec<TransportRow>,
     /// The scenario file's text (`scenario.ron`).
     pub scenario_text: String,
 }
@@ -192,6 +228,8 @@ pub mod files {
     pub const FAULTS: &str = "faults.csv";
     /// Lookups.
     pub const LOOKUPS: &str = "lookups.csv";
+    /// Transport managers' messages.
+    pub const TRANSPORTS: &str = "transports.csv";
     /// A copy of the scenario file the run used.
     pub const SCENARIO: &str = "scenario.ron";
     /// The HTML report.
@@ -235,6 +273,7 @@ impl RunData {
             nodes: read_csv(&dir.join(files::NODES))?,
             faults: read_csv(&dir.join(files::FAULTS))?,
             lookups: read_csv(&dir.join(files::LOOKUPS))?,
+            transports: read_optional_csv(&dir.join(files::TRANSPORTS))?,
             scenario_text: read(&dir.join(files::SCENARIO))?,
         })
     }
@@ -249,6 +288,9 @@ impl RunData {
         write_csv(&dir.join(files::NODES), &self.nodes)?;
         write_csv(&dir.join(files::FAULTS), &self.faults)?;
         write_csv(&dir.join(files::LOOKUPS), &self.lookups)?;
+        if !self.transports.is_empty() {
+            write_csv(&dir.join(files::TRANSPORTS), &self.transports)?;
+        }
         write_atomic(&dir.join(files::SCENARIO), |w| {
             w.write_all(self.scenario_text.as_bytes())
         })
@@ -271,6 +313,15 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadErr
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+}
+
+/// A table that only some runs write: none when the file is absent.
+fn read_optional_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, LoadError> {
+    if path.exists() {
+        read_csv(path)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// A row type of a CSV table, with its header, so that a table with no rows
@@ -317,6 +368,21 @@ impl Table for LookupRow {
         "hops",
         "requests",
         "success",
+    ];
+}
+
+impl Table for TransportRow {
+    const HEADER: &'static [&'static str] = &[
+        "message",
+        "node",
+        "to",
+        "bytes",
+        "sent_ns",
+        "first",
+        "attempts",
+        "via",
+        "latency_ms",
+        "outcome",
     ];
 }
 
@@ -546,6 +612,7 @@ pub(crate) fn sample_run() -> RunData {
                 },
             },
             energy: crate::summary::EnergyJson::default(),
+            transports: crate::summary::TransportsJson::default(),
             packets_sent: 1045,
             bytes_sent: 550_000,
             events: 5000,
@@ -567,6 +634,32 @@ pub(crate) fn sample_run() -> RunData {
             },
         ],
         scenario_text: "(name: \"sample\", seed: 7)".into(),
+        transports: vec![
+            TransportRow {
+                message: Some(65_536),
+                node: 1,
+                to: 2,
+                bytes: 300,
+                sent_ns: 2_000_000_000,
+                first: Some("BitChat".into()),
+                attempts: 2,
+                via: Some("BetaNet".into()),
+                latency_ms: Some(10_040.5),
+                outcome: "delivered".into(),
+            },
+            TransportRow {
+                message: None,
+                node: 1,
+                to: 3,
+                bytes: 40_000,
+                sent_ns: 2_500_000_000,
+                first: None,
+                attempts: 0,
+                via: None,
+                latency_ms: None,
+                outcome: "queue_full".into(),
+            },
+        ],
         lookups: vec![
             LookupRow {
                 lookup: 1,
@@ -621,6 +714,7 @@ mod tests {
         assert_eq!(derived(&run.nodes[0]), NodeRow::HEADER.join(","));
         assert_eq!(derived(&run.lookups[0]), LookupRow::HEADER.join(","));
         assert_eq!(derived(&run.faults[0]), FaultRow::HEADER.join(","));
+        assert_eq!(derived(&run.transports[0]), TransportRow::HEADER.join(","));
         assert!(NodeRow::HEADER.ends_with(&["energy_j", "battery"]));
     }
 

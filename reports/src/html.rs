@@ -352,6 +352,76 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
         card_end(out)?;
     }
 
+    let tr = &s.transports;
+    if !tr.is_unused() {
+        card_start(out, "Transport manager")?;
+        for (label, key, v) in [
+            ("Messages", "transports.messages", tr.messages),
+            ("Delivered", "transports.delivered", tr.delivered),
+            ("Failovers", "transports.failovers", tr.failovers),
+            ("Given up", "transports.gave_up", tr.gave_up),
+            ("No route", "transports.no_route", tr.no_route),
+            (
+                "Refused, queue full",
+                "transports.queue_dropped",
+                tr.queue_dropped,
+            ),
+        ] {
+            let (e, t) = int(v);
+            number_row(out, label, Some((key, e)), &t)?;
+        }
+        let (e, t) = float(tr.latency_ms_mean);
+        number_row(
+            out,
+            "Mean latency (ms)",
+            Some(("transports.latency_ms_mean", e)),
+            &t,
+        )?;
+        for (name, key, chosen, via) in [
+            (
+                "BitChat",
+                "bitchat",
+                tr.chosen.bitchat,
+                tr.delivered_by.bitchat,
+            ),
+            (
+                "BetaNet",
+                "betanet",
+                tr.chosen.betanet,
+                tr.delivered_by.betanet,
+            ),
+            ("QUIC", "quic", tr.chosen.quic, tr.delivered_by.quic),
+            (
+                "WebSocket",
+                "websocket",
+                tr.chosen.websocket,
+                tr.delivered_by.websocket,
+            ),
+            ("Raw", "raw", tr.chosen.raw, tr.delivered_by.raw),
+        ] {
+            if chosen + via == 0 {
+                continue;
+            }
+            let (e, t) = int(chosen);
+            let label = format!("{name}: chosen first");
+            number_row(
+                out,
+                &label,
+                Some((&format!("transports.chosen.{key}"), e)),
+                &t,
+            )?;
+            let (e, t) = int(via);
+            let label = format!("{name}: delivered");
+            number_row(
+                out,
+                &label,
+                Some((&format!("transports.delivered_by.{key}"), e)),
+                &t,
+            )?;
+        }
+        card_end(out)?;
+    }
+
     card_start(out, "Drops by cause")?;
     if s.drops.is_empty() {
         writeln!(out, r#"<tr><td class="none">none recorded</td></tr>"#)?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::Summary;
 
 use crate::atomic::write_atomic;
-use crate::data::NodeRow;
+use crate::data::{NodeRow, TransportRow};
 
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,6 +99,102 @@ impl EnergyJson {
     }
 }
 
+/// Messages of one outcome or choice, by transport.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub struct ByTransport {
+    /// BitChat (the BLE mesh).
+    pub bitchat: u64,
+    /// BetaNet (HTX).
+    pub betanet: u64,
+    /// QUIC.
+    pub quic: u64,
+    /// WebSocket (the relay).
+    pub websocket: u64,
+    /// Raw datagrams.
+    pub raw: u64,
+}
+
+impl ByTransport {
+    fn add(&mut self, name: Option<&str>) {
+        match name {
+            Some("BitChat") => self.bitchat += 1,
+            Some("BetaNet") => self.betanet += 1,
+            Some("Quic") => self.quic += 1,
+            Some("WebSocket") => self.websocket += 1,
+            Some("Raw") => self.raw += 1,
+            _ => {}
+        }
+    }
+}
+
+/// What the transport managers of a run did with their messages, drawn
+/// from `transports.csv`'s rows ([`TransportsJson::from_rows`]); all zero
+/// (and absent from `summary.json`) when no node runs one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransportsJson {
+    /// Messages handed to a manager, refused ones included.
+    pub messages: u64,
+    /// Acknowledged by their peers.
+    pub delivered: u64,
+    /// `delivered / messages` (0 when none).
+    pub delivery_ratio: f64,
+    /// Mean time from first attempt to acknowledgement of the delivered
+    /// ones, in milliseconds.
+    pub latency_ms_mean: f64,
+    /// Attempts after the first, over all messages.
+    pub failovers: u64,
+    /// Given up after every transport tried.
+    pub gave_up: u64,
+    /// No transport reached the peer.
+    pub no_route: u64,
+    /// Refused at a full priority queue.
+    pub queue_dropped: u64,
+    /// The transport chosen first.
+    pub chosen: ByTransport,
+    /// The transport that delivered.
+    pub delivered_by: ByTransport,
+}
+
+impl TransportsJson {
+    /// The figures of a run's manager messages; sums in row order.
+    pub fn from_rows(rows: &[TransportRow]) -> Self {
+        let mut t = TransportsJson {
+            messages: rows.len() as u64,
+            ..TransportsJson::default()
+        };
+        let mut latency = 0.0;
+        for r in rows {
+            t.chosen.add(r.first.as_deref());
+            t.delivered_by.add(r.via.as_deref());
+            t.failovers += u64::from(r.attempts.saturating_sub(1));
+            match r.outcome.as_str() {
+                "delivered" => {
+                    t.delivered += 1;
+                    latency += r.latency_ms.unwrap_or(0.0);
+                }
+                "gave_up" => t.gave_up += 1,
+                "no_route" => t.no_route += 1,
+                "queue_full" => t.queue_dropped += 1,
+                _ => {}
+            }
+        }
+        if t.messages > 0 {
+            t.delivery_ratio = t.delivered as f64 / t.messages as f64;
+        }
+        if t.delivered > 0 {
+            t.latency_ms_mean = latency / t.delivered as f64;
+        }
+        t
+    }
+
+    /// Whether no manager sent anything (what `summary.json` then leaves
+    /// out).
+    pub fn is_unused(&self) -> bool {
+        self.messages == 0
+    }
+}
+
 /// The contents of `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -126,6 +222,10 @@ pub struct RunSummary {
     /// otherwise (and from files written before energy was modelled).
     #[serde(default, skip_serializing_if = "EnergyJson::is_unmodelled")]
     pub energy: EnergyJson,
+    /// Transport managers' messages, where some node runs one; absent from
+    /// `summary.json` otherwise.
+    #[serde(default, skip_serializing_if = "TransportsJson::is_unused")]
+    pub transports: TransportsJson,
     /// Datagrams sent.
     pub packets_sent: u64,
     /// Bytes sent.
@@ -168,7 +268,8 @@ impl From<&sim_core::metrics::LookupSummary> for LookupsJson {
 
 impl RunSummary {
     /// The summary of a run whose `nodes.csv` rows are `nodes` (its energy
-    /// figures are drawn from them).
+    /// figures are drawn from them); a run with transport managers sets
+    /// [`RunSummary::transports`] from its rows after.
     pub fn new(
         scenario: &str,
         seed: u64,
@@ -194,6 +295,7 @@ impl RunSummary {
                 .collect(),
             lookups: LookupsJson::from(&s.lookups),
             energy: EnergyJson::from_nodes(nodes),
+            transports: TransportsJson::default(),
             packets_sent: s.packets_sent,
             bytes_sent: s.bytes_sent,
             events,
@@ -221,6 +323,18 @@ mod tests {
             battery,
             ..sample_run().nodes[n as usize].clone()
         }
+    }
+
+    #[test]
+    fn transport_figures_of_the_sample_rows() {
+        let t = TransportsJson::from_rows(&sample_run().transports);
+        assert_eq!((t.messages, t.delivered, t.queue_dropped), (2, 1, 1));
+        assert_eq!((t.failovers, t.gave_up, t.no_route), (1, 0, 0));
+        assert_eq!(t.delivery_ratio, 0.5);
+        assert_eq!(t.latency_ms_mean, 10_040.5);
+        assert_eq!((t.chosen.bitchat, t.delivered_by.betanet), (1, 1));
+        assert_eq!(t.chosen.betanet + t.chosen.quic, 0);
+        assert!(TransportsJson::from_rows(&[]).is_unused());
     }
 
     #[test]

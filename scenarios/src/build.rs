@@ -1,6 +1,8 @@
 //! From a validated scenario to a ready-to-run simulation.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use protocols::ble_mesh::{BleMesh, BleMeshConfig};
 use protocols::dht::{Dht, WarmStart};
@@ -9,22 +11,24 @@ use protocols::gossip::{Gossip, GossipCommand, GossipConfig, TopicId};
 use protocols::libp2p::{Libp2pNode, Role};
 use protocols::ping::Ping;
 use protocols::transport::Over;
+use protocols::transport_manager::{transport_of, DeviceType, TransportKind};
 use rand::RngCore;
 use sim_core::dist::unit_f64;
 use sim_core::network::{
-    LinkChange, LinkConfig, Mobility, Point, RadioConfig, RadioNetwork, RadioNode,
+    AccessClass, HybridNetwork, Interface, InternetConfig, LinkChange, LinkConfig, Mobility, Point,
+    RadioConfig, RadioNetwork, RadioNode,
 };
 use sim_core::topology::Generated;
 use sim_core::{
-    Builder, Churn, Domain, EnergyProfile, Fault, GraphNetwork, Instant, InternetNetwork, Network,
-    NodeId, RngStreams, SimRng, Simulation,
+    Builder, ByteCost, ByteSize, Churn, Domain, EnergyProfile, Fault, GraphNetwork, Instant,
+    InternetNetwork, Network, NodeId, RngStreams, SimRng, Simulation,
 };
 
 use crate::error::{Locator, ScenarioError};
 use crate::network::AnyNetwork;
 use crate::schema::{
-    ActionSpec, DeviceSpec, FaultKind, FaultSpec, MobilitySpec, NetworkSpec, Placement,
-    ProtocolSpec, RadioKind, Scenario, Target,
+    ActionSpec, DeviceSpec, FaultKind, FaultSpec, GroupSpec, MobilitySpec, NetworkSpec, Placement,
+    ProtocolSpec, RadioCost, RadioKind, Scenario, Target,
 };
 use crate::stack::{Stack, StartUp};
 use crate::transport::{Node, TransportSpec};
@@ -134,31 +138,6 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
                 }
                 None => petgraph::graph::UnGraph::with_capacity(0, 0),
             };
-            let mut region = Vec::with_capacity(n as usize);
-            let mut class = Vec::with_capacity(n as usize);
-            for (g, spec) in s.groups.iter().enumerate() {
-                let regions: Vec<u16> = if spec.regions.is_empty() {
-                    (0..core.regions.len() as u16).collect()
-                } else {
-                    spec.regions
-                        .iter()
-                        .map(|r| {
-                            core.regions
-                                .iter()
-                                .position(|x| x == r)
-                                .expect("validated region") as u16
-                        })
-                        .collect()
-                };
-                let c = spec.access.as_ref().map_or(0, |a| {
-                    access.keys().position(|x| x == a).expect("validated class")
-                }) as u16;
-                for k in 0..layout.range(g).len() {
-                    region.push(regions[k % regions.len()]);
-                    class.push(c);
-                }
-            }
-            let classes = access.values().cloned().collect();
             let mut neighbours = vec![Vec::new(); n as usize];
             for e in graph.raw_edges() {
                 let (a, b) = (e.source().index(), e.target().index());
@@ -168,32 +147,22 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             for list in &mut neighbours {
                 list.sort_unstable();
             }
-            let net = InternetNetwork::new(
-                core.clone(),
-                classes,
-                region,
-                class,
-                streams.stream(Domain::Network, 0, 0),
-            );
+            let net = internet_network(s, &layout, core, access, streams);
             (AnyNetwork::Internet(Box::new(net)), neighbours)
         }
-        NetworkSpec::Radio(config) => {
-            let mut nodes = Vec::with_capacity(n as usize);
-            for g in &s.groups {
-                let range = g
-                    .device
-                    .as_ref()
-                    .map_or(DeviceSpec::default().ble_range_m, |d| {
-                        s.devices[d].ble_range_m
-                    });
-                let mobility = mobility_of(&g.mobility, config);
-                for position in placement(&g.placement, g.count, config.area, &mut topo_rng) {
-                    nodes.push(RadioNode::new(range, position, mobility.clone()));
-                }
-            }
-            let net = RadioNetwork::new(config.clone(), nodes, streams);
+        NetworkSpec::Radio(config) => (
+            AnyNetwork::Radio(Box::new(radio_network(s, config, &mut topo_rng, streams))),
+            vec![Vec::new(); n as usize],
+        ),
+        NetworkSpec::Hybrid {
+            core,
+            access,
+            radio,
+        } => {
+            let ip = internet_network(s, &layout, core, access, streams);
+            let radio = radio_network(s, radio, &mut topo_rng, streams);
             (
-                AnyNetwork::Radio(Box::new(net)),
+                AnyNetwork::Hybrid(Box::new(HybridNetwork::new(ip, radio, manager_interface))),
                 vec![Vec::new(); n as usize],
             )
         }
@@ -307,6 +276,84 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
     Ok(sim)
 }
 
+/// The internet model of `s`: each group's nodes spread round robin over
+/// its regions, on its access class.
+fn internet_network(
+    s: &Scenario,
+    layout: &Layout,
+    core: &InternetConfig,
+    access: &BTreeMap<String, AccessClass>,
+    streams: RngStreams,
+) -> InternetNetwork {
+    let n = layout.nodes() as usize;
+    let mut region = Vec::with_capacity(n);
+    let mut class = Vec::with_capacity(n);
+    for (g, spec) in s.groups.iter().enumerate() {
+        let regions: Vec<u16> = if spec.regions.is_empty() {
+            (0..core.regions.len() as u16).collect()
+        } else {
+            spec.regions
+                .iter()
+                .map(|r| {
+                    core.regions
+                        .iter()
+                        .position(|x| x == r)
+                        .expect("validated region") as u16
+                })
+                .collect()
+        };
+        let c = spec.access.as_ref().map_or(0, |a| {
+            access.keys().position(|x| x == a).expect("validated class")
+        }) as u16;
+        for k in 0..layout.range(g).len() {
+            region.push(regions[k % regions.len()]);
+            class.push(c);
+        }
+    }
+    InternetNetwork::new(
+        core.clone(),
+        access.values().cloned().collect(),
+        region,
+        class,
+        streams.stream(Domain::Network, 0, 0),
+    )
+}
+
+/// The radio model of `s`: each group's nodes placed and moving as it
+/// says, with its device class's BLE range. On the hybrid model a group
+/// whose managers hold no BLE mesh (a server) has no radio: range zero.
+fn radio_network(
+    s: &Scenario,
+    config: &RadioConfig,
+    topo_rng: &mut SimRng,
+    streams: RngStreams,
+) -> RadioNetwork {
+    let hybrid = matches!(s.network, NetworkSpec::Hybrid { .. });
+    let mut nodes = Vec::new();
+    for g in &s.groups {
+        let range = match &g.device {
+            _ if hybrid && !holds_mesh(g) => 0.0,
+            Some(d) => s.devices[d].ble_range_m,
+            None => DeviceSpec::default().ble_range_m,
+        };
+        let mobility = mobility_of(&g.mobility, config);
+        for position in placement(&g.placement, g.count, config.area, topo_rng) {
+            nodes.push(RadioNode::new(range, position, mobility.clone()));
+        }
+    }
+    RadioNetwork::new(config.clone(), nodes, streams)
+}
+
+/// The hybrid model's classifier: a transport manager's BitChat packets go
+/// on the radio, everything else on IP.
+fn manager_interface(bytes: &[u8]) -> Interface {
+    if transport_of(bytes) == Some(TransportKind::BitChat) {
+        Interface::RADIO
+    } else {
+        Interface::IP
+    }
+}
+
 /// A group's mobility as the radio model takes it: random waypoint over the
 /// whole field, a path of absolute points.
 pub(crate) fn mobility_of(spec: &MobilitySpec, radio: &RadioConfig) -> Mobility {
@@ -351,11 +398,19 @@ fn placement(spec: &Placement, count: u32, area: (f64, f64), rng: &mut SimRng) -
     }
 }
 
-/// Each node's battery and radio costs, from its group's device class.
+/// Each node's battery and radio costs, from its group's device class. On
+/// the hybrid model a node pays its IP radio's price for IP datagrams and
+/// BLE's for radio ones, and both radios' idle power if its manager holds
+/// the BLE mesh; elsewhere one radio carries everything.
 fn energy_profiles(s: &Scenario) -> Vec<Option<EnergyProfile>> {
+    let hybrid = matches!(s.network, NetworkSpec::Hybrid { .. });
     let default_radio = match s.network {
         NetworkSpec::Radio { .. } => RadioKind::Ble,
         _ => RadioKind::Wifi,
+    };
+    let per_byte = |c: RadioCost| ByteCost {
+        tx_j: c.tx_uj_per_byte * 1e-6,
+        rx_j: c.rx_uj_per_byte * 1e-6,
     };
     s.groups
         .iter()
@@ -363,17 +418,27 @@ fn energy_profiles(s: &Scenario) -> Vec<Option<EnergyProfile>> {
             let profile = g.device.as_ref().map(|d| {
                 let device = &s.devices[d];
                 let cost = device.cost(g.radio.unwrap_or(default_radio));
-                EnergyProfile {
-                    capacity_j: device.capacity_j(),
-                    initial_charge: g.battery.unwrap_or(1.0),
-                    idle_w: cost.idle_mw * 1e-3,
-                    tx_j_per_byte: cost.tx_uj_per_byte * 1e-6,
-                    rx_j_per_byte: cost.rx_uj_per_byte * 1e-6,
+                let capacity = device.capacity_j();
+                let charge = g.battery.unwrap_or(1.0);
+                let mut profile =
+                    EnergyProfile::one_radio(capacity, charge, cost.idle_mw * 1e-3, per_byte(cost));
+                if hybrid {
+                    let ble = device.cost(RadioKind::Ble);
+                    profile.per_byte[Interface::RADIO.index()] = per_byte(ble);
+                    if holds_mesh(g) {
+                        profile.idle_w += ble.idle_mw * 1e-3;
+                    }
                 }
+                profile
             });
             std::iter::repeat_n(profile, g.count as usize)
         })
         .collect()
+}
+
+/// Whether a group's transport manager holds the BLE mesh.
+fn holds_mesh(g: &GroupSpec) -> bool {
+    matches!(&g.transport, Some(TransportSpec::Manager(m)) if m.config.mesh.is_some())
 }
 
 fn clamp_u32(v: u64) -> u32 {
@@ -416,6 +481,50 @@ fn fault_of(s: &Scenario, layout: &Layout, kind: &FaultKind) -> Fault {
             change: LinkChange::SetLoss(loss.clone()),
         },
     }
+}
+
+/// Each group's transport as its nodes build it, with what the scenario
+/// knows filled into managers' configs (see [`crate::transport::ManagerSpec`]),
+/// and every node's device type.
+fn transports_of(s: &Scenario, layout: &Layout) -> (Vec<Option<TransportSpec>>, Arc<[DeviceType]>) {
+    let relays: Vec<&str> = s
+        .groups
+        .iter()
+        .filter_map(|g| match &g.transport {
+            Some(TransportSpec::Manager(m)) => m.relay.as_deref(),
+            _ => None,
+        })
+        .collect();
+    let radio_mtu = match &s.network {
+        NetworkSpec::Hybrid { radio, .. } => Some(radio.mtu),
+        _ => None,
+    };
+    let mut devices = Vec::with_capacity(layout.nodes() as usize);
+    let transports = s
+        .groups
+        .iter()
+        .map(|g| {
+            let mut transport = g.transport.clone();
+            let class = g.device.as_ref().map(|d| s.devices[d].kind);
+            let mut kind = class.unwrap_or_default();
+            if let Some(TransportSpec::Manager(m)) = &mut transport {
+                let c = &mut m.config;
+                c.device = class.unwrap_or(c.device);
+                kind = c.device;
+                c.relay_server = m
+                    .relay
+                    .as_ref()
+                    .map(|r| NodeId(layout.range(group_index(s, r)).start));
+                c.serve_relay |= relays.contains(&g.name.as_str());
+                if let (Some(mesh), Some(mtu)) = (&mut c.mesh, radio_mtu) {
+                    mesh.mtu = ByteSize(mtu.0.saturating_sub(1));
+                }
+            }
+            devices.extend(std::iter::repeat_n(kind, g.count as usize));
+            transport
+        })
+        .collect();
+    (transports, devices.into())
 }
 
 /// The function that builds each node's stack: at the start, and again for a
@@ -475,8 +584,7 @@ fn node_builder(
         .collect();
     let layout = layout.clone();
     let mut warm_rng = streams.stream(Domain::Topology, 1, 0);
-    let transports: Vec<Option<TransportSpec>> =
-        s.groups.iter().map(|g| g.transport.clone()).collect();
+    let (transports, devices) = transports_of(s, &layout);
     // A node rebuilt after losing its state joins like a new node, through
     // the bootstrap nodes: only first builds get a warm table.
     let mut builds = vec![0u32; layout.nodes() as usize];
@@ -555,7 +663,7 @@ fn node_builder(
             None => Node::Bare(stack),
             Some(t) => {
                 let rng = streams.stream(Domain::Transport, incarnation, id.0);
-                Node::Over(Box::new(Over::new(stack, t.build(id, rng))))
+                Node::Over(Box::new(Over::new(stack, t.build(id, rng, &devices))))
             }
         }
     })

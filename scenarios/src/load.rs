@@ -1,17 +1,19 @@
 //! Reading a scenario file: RON parsing, then every check that can be made
 //! before running, so a bad file fails in milliseconds with its position.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ron::extensions::Extensions;
 use ron::Options;
+use sim_core::network::{AccessClass, InternetConfig, RadioConfig};
 
 use crate::error::{Locator, ScenarioError};
 use crate::schema::{
     ActionSpec, Arrivals, FaultKind, FaultSpec, GroupSpec, KeySpec, MobilitySpec, NetworkSpec,
-    Placement, ProtocolSpec, Scenario, Target,
+    Placement, ProtocolSpec, RadioKind, Scenario, Target,
 };
+use crate::transport::TransportSpec;
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,151 @@ fn check_energy(s: &Scenario, g: &GroupSpec, at: &Locator<'_>) -> Result<(), Sce
                 format!(
                     "group {:?} has a battery but no `device` to say its capacity",
                     g.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The internet model's core, access classes, and each group's region and
+/// class names (the internet and hybrid models).
+fn check_internet(
+    s: &Scenario,
+    core: &InternetConfig,
+    access: &BTreeMap<String, AccessClass>,
+    at: &Locator<'_>,
+) -> Result<(), ScenarioError> {
+    core.validate().map_err(|e| at.error("core", None, e))?;
+    if access.is_empty() {
+        return Err(at.error("access", None, "at least one access class"));
+    }
+    for g in &s.groups {
+        match &g.access {
+            Some(a) if !access.contains_key(a) => {
+                let shown = format!("{a:?}");
+                let known: Vec<_> = access.keys().map(|k| format!("{k:?}")).collect();
+                let msg = format!(
+                    "no access class named {shown}; expected one of {}",
+                    known.join(", ")
+                );
+                return Err(at.error("access", Some(&shown), msg));
+            }
+            None if access.len() > 1 => {
+                let shown = format!("{:?}", g.name);
+                let msg = format!(
+                    "group {shown} must name its access class: the network has {}",
+                    access.len()
+                );
+                return Err(at.error("name", Some(&shown), msg));
+            }
+            _ => {}
+        }
+        for r in &g.regions {
+            if !core.regions.contains(r) {
+                let shown = format!("{r:?}");
+                return Err(at.error(
+                    "regions",
+                    Some(&shown),
+                    format!("no region named {shown} in core.regions"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each group's placement and mobility in the field of `radio` (the radio
+/// and hybrid models).
+fn check_field(s: &Scenario, radio: &RadioConfig, at: &Locator<'_>) -> Result<(), ScenarioError> {
+    for g in &s.groups {
+        if let Placement::At(points) = &g.placement {
+            if points.len() != g.count as usize {
+                return Err(at.error(
+                    "At",
+                    None,
+                    format!(
+                        "group {:?} has {} nodes but {} positions",
+                        g.name,
+                        g.count,
+                        points.len()
+                    ),
+                ));
+            }
+        }
+        if let Placement::Line { spacing, .. } | Placement::Grid { spacing } = g.placement {
+            if !(spacing > 0.0 && spacing.is_finite()) {
+                return Err(at.error("spacing", None, "a positive spacing in metres"));
+            }
+        }
+        crate::build::mobility_of(&g.mobility, radio)
+            .validate()
+            .map_err(|e| at.error("mobility", None, e))?;
+    }
+    Ok(())
+}
+
+/// Which groups may have which transport: none on the radio model or for
+/// BLE mesh nodes (BLE carries BitChat packets as they are), a transport
+/// manager for every group on the hybrid model (its tags say which
+/// datagrams go on the radio), with a relay group that exists and runs a
+/// manager too, and an IP radio that is not BLE.
+fn check_transports(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
+    let hybrid = matches!(s.network, NetworkSpec::Hybrid { .. });
+    for g in &s.groups {
+        let name = format!("{:?}", g.name);
+        match &g.transport {
+            Some(_)
+                if matches!(g.protocol, ProtocolSpec::BleMesh(_))
+                    || matches!(s.network, NetworkSpec::Radio(_)) =>
+            {
+                return Err(at.error(
+                    "transport",
+                    None,
+                    format!(
+                        "group {name} has a transport, but BLE radios carry BitChat packets as \
+                         they are; transports run on Graph, Internet and Hybrid networks",
+                    ),
+                ));
+            }
+            Some(TransportSpec::Manager(m)) => {
+                if let Some(relay) = &m.relay {
+                    let shown = format!("{relay:?}");
+                    let Some(r) = s.groups.iter().find(|r| &r.name == relay) else {
+                        return Err(at.error(
+                            "relay",
+                            Some(&shown),
+                            format!("no group named {shown} to be the relay"),
+                        ));
+                    };
+                    if !matches!(r.transport, Some(TransportSpec::Manager(_))) {
+                        return Err(at.error(
+                            "relay",
+                            Some(&shown),
+                            format!("relay group {shown} needs `transport: Manager(...)` too"),
+                        ));
+                    }
+                }
+            }
+            _ if hybrid => {
+                return Err(at.error(
+                    "name",
+                    Some(&name),
+                    format!(
+                        "group {name} needs `transport: Manager(...)` on the Hybrid network, \
+                         whose manager tags say which datagrams go on the radio"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if hybrid && g.radio == Some(RadioKind::Ble) {
+            return Err(at.error(
+                "radio",
+                None,
+                format!(
+                    "group {name}: on the Hybrid network `radio` names the IP side's radio \
+                     (Wifi or Cellular); BLE's costs apply to the radio side"
                 ),
             ));
         }
@@ -266,104 +413,42 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
             access,
             overlay,
         } => {
-            core.validate().map_err(|e| at.error("core", None, e))?;
             if let Some(overlay) = overlay {
                 overlay
                     .validate(n)
                     .map_err(|e| at.error("overlay", None, e.to_string()))?;
             }
-            if access.is_empty() {
-                return Err(at.error("access", None, "at least one access class"));
-            }
-            for g in &s.groups {
-                match &g.access {
-                    Some(a) if !access.contains_key(a) => {
-                        let shown = format!("{a:?}");
-                        let known: Vec<_> = access.keys().map(|k| format!("{k:?}")).collect();
-                        let msg = format!(
-                            "no access class named {shown}; expected one of {}",
-                            known.join(", ")
-                        );
-                        return Err(at.error("access", Some(&shown), msg));
-                    }
-                    None if access.len() > 1 => {
-                        let shown = format!("{:?}", g.name);
-                        let msg = format!(
-                            "group {shown} must name its access class: the network has {}",
-                            access.len()
-                        );
-                        return Err(at.error("name", Some(&shown), msg));
-                    }
-                    _ => {}
-                }
-                for r in &g.regions {
-                    if !core.regions.contains(r) {
-                        let shown = format!("{r:?}");
-                        return Err(at.error(
-                            "regions",
-                            Some(&shown),
-                            format!("no region named {shown} in core.regions"),
-                        ));
-                    }
-                }
-            }
+            check_internet(s, core, access, at)?;
         }
-        NetworkSpec::Radio(_) => {} // checked with the groups' placements below
+        NetworkSpec::Hybrid { core, access, .. } => check_internet(s, core, access, at)?,
+        NetworkSpec::Radio(radio) => {
+            radio.validate().map_err(|e| at.error("Radio", None, e))?;
+            check_field(s, radio, at)?;
+        }
     }
+    if let NetworkSpec::Hybrid { radio, .. } = &s.network {
+        radio.validate().map_err(|e| at.error("radio", None, e))?;
+        check_field(s, radio, at)?;
+    }
+    check_transports(s, at)?;
 
-    if let Some(g) = s.groups.iter().find(|g| {
-        g.transport.is_some()
-            && (matches!(g.protocol, ProtocolSpec::BleMesh(_))
-                || matches!(s.network, NetworkSpec::Radio(_)))
-    }) {
-        return Err(at.error(
-            "transport",
-            None,
-            format!(
-                "group {:?} has a transport, but BLE radios carry BitChat packets as they \
-                 are; transports run on Graph and Internet networks",
-                g.name
-            ),
-        ));
-    }
-    if let NetworkSpec::Radio(radio) = &s.network {
-        radio.validate().map_err(|e| at.error("Radio", None, e))?;
-        for g in &s.groups {
-            if !matches!(g.protocol, ProtocolSpec::BleMesh(_) | ProtocolSpec::Ping(_)) {
-                return Err(at.error(
+    if let NetworkSpec::Radio(_) = &s.network {
+        if let Some(g) = s
+            .groups
+            .iter()
+            .find(|g| !matches!(g.protocol, ProtocolSpec::BleMesh(_) | ProtocolSpec::Ping(_)))
+        {
+            return Err(at.error(
+                g.protocol.name(),
+                None,
+                format!(
+                    "group {:?} runs {} on the radio model, which carries BleMesh \
+                     (and Ping) nodes; {} needs a Graph or Internet network",
+                    g.name,
                     g.protocol.name(),
-                    None,
-                    format!(
-                        "group {:?} runs {} on the radio model, which carries BleMesh \
-                         (and Ping) nodes; {} needs a Graph or Internet network",
-                        g.name,
-                        g.protocol.name(),
-                        g.protocol.name()
-                    ),
-                ));
-            }
-            if let Placement::At(points) = &g.placement {
-                if points.len() != g.count as usize {
-                    return Err(at.error(
-                        "At",
-                        None,
-                        format!(
-                            "group {:?} has {} nodes but {} positions",
-                            g.name,
-                            g.count,
-                            points.len()
-                        ),
-                    ));
-                }
-            }
-            if let Placement::Line { spacing, .. } | Placement::Grid { spacing } = g.placement {
-                if !(spacing > 0.0 && spacing.is_finite()) {
-                    return Err(at.error("spacing", None, "a positive spacing in metres"));
-                }
-            }
-            crate::build::mobility_of(&g.mobility, radio)
-                .validate()
-                .map_err(|e| at.error("mobility", None, e))?;
+                    g.protocol.name()
+                ),
+            ));
         }
     } else if let (NetworkSpec::Internet { .. }, Some(g)) = (
         &s.network,
@@ -380,16 +465,18 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 g.name
             ),
         ));
-    } else if let Some(g) = s
-        .groups
-        .iter()
-        .find(|g| g.placement != Placement::Random || g.mobility != MobilitySpec::Static)
-    {
+    } else if let (false, Some(g)) = (
+        matches!(s.network, NetworkSpec::Hybrid { .. }),
+        s.groups
+            .iter()
+            .find(|g| g.placement != Placement::Random || g.mobility != MobilitySpec::Static),
+    ) {
         return Err(at.error(
             "name",
             Some(&format!("{:?}", g.name)),
             format!(
-                "group {:?} has a placement or mobility, which only the Radio network model uses",
+                "group {:?} has a placement or mobility, which only the Radio and Hybrid \
+                 network models use",
                 g.name
             ),
         ));

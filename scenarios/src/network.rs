@@ -1,9 +1,9 @@
 //! The network model a scenario chose, behind one type.
 
-use sim_core::network::{LinkChange, NetworkError, RadioNetwork};
+use sim_core::network::{HybridNetwork, Interface, LinkChange, NetworkError, RadioNetwork};
 use sim_core::{DropCause, Duration, GraphNetwork, Instant, InternetNetwork, Network, NodeId};
 
-/// Either network model; forwards every call.
+/// Any of the network models; forwards every call.
 #[derive(Debug)]
 pub enum AnyNetwork {
     /// Explicit links.
@@ -12,6 +12,8 @@ pub enum AnyNetwork {
     Internet(Box<InternetNetwork>),
     /// Radios in a field.
     Radio(Box<RadioNetwork>),
+    /// Internet and radio together.
+    Hybrid(Box<HybridNetwork>),
 }
 
 macro_rules! forward {
@@ -20,6 +22,7 @@ macro_rules! forward {
             AnyNetwork::Graph($net) => $call,
             AnyNetwork::Internet($net) => $call,
             AnyNetwork::Radio($net) => $call,
+            AnyNetwork::Hybrid($net) => $call,
         }
     };
 }
@@ -56,5 +59,27 @@ impl Network for AnyNetwork {
     }
     fn broadcast_targets(&mut self, now: Instant, from: NodeId, out: &mut Vec<NodeId>) {
         forward!(self, n => n.broadcast_targets(now, from, out))
+    }
+    fn interface(&self, from: NodeId, bytes: &[u8]) -> Interface {
+        forward!(self, n => n.interface(from, bytes))
+    }
+    fn send_via(
+        &mut self,
+        via: Interface,
+        now: Instant,
+        from: NodeId,
+        to: NodeId,
+        len: usize,
+    ) -> Result<Instant, DropCause> {
+        forward!(self, n => n.send_via(via, now, from, to, len))
+    }
+    fn arrive_via(
+        &mut self,
+        via: Interface,
+        now: Instant,
+        to: NodeId,
+        len: usize,
+    ) -> Result<Instant, DropCause> {
+        forward!(self, n => n.arrive_via(via, now, to, len))
     }
 }

@@ -2,14 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use reports::data::{DeliveryRow, FaultRow, IntervalRow, LookupRow, NodeRow};
+use protocols::transport::Layered;
+use protocols::transport_manager::TmNote;
+use reports::data::{DeliveryRow, FaultRow, IntervalRow, LookupRow, NodeRow, TransportRow};
+use reports::summary::TransportsJson;
 use reports::{RunData, RunSummary};
 use sim_core::metrics::{nearest_rank, TimeSeries};
-use sim_core::{DropCause, Duration, Metrics, TraceKind, TraceRecord};
+use sim_core::{DropCause, Duration, Instant, Metrics, NodeId, TraceKind, TraceRecord};
 
 use crate::build::Layout;
 use crate::run::Outcome;
 use crate::schema::Scenario;
+use crate::transport::{NodeEvent, TransportNote};
 
 /// The interval of `timeseries.csv`: the scenario's `output.interval`, or
 /// else the smallest of 1, 2 or 5 × 10ᵏ ns that cuts the run into at most 200
@@ -68,7 +72,8 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
             battery: energy(i).map(|e| e.charge),
         })
         .collect::<Vec<_>>();
-    let summary = RunSummary::new(
+    let transports = transport_rows(&outcome.notes);
+    let mut summary = RunSummary::new(
         &outcome.scenario,
         outcome.seed,
         outcome.trace_hash.to_string(),
@@ -77,6 +82,7 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
         outcome.events,
         outcome.wall_s,
     );
+    summary.transports = TransportsJson::from_rows(&transports);
     RunData {
         summary,
         deliveries,
@@ -101,8 +107,85 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
                 success: l.done.map(|d| d.success),
             })
             .collect(),
+        transports,
         scenario_text: text.to_string(),
     }
+}
+
+/// One row per message of the transport managers, from their notes: opened
+/// by its first choice (or its refusal), closed by its delivery, giving up,
+/// or lack of a route.
+fn transport_rows(notes: &[(Instant, NodeId, NodeEvent)]) -> Vec<TransportRow> {
+    let mut rows: Vec<TransportRow> = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    let row = |node: NodeId, to: NodeId, bytes: usize, at: Instant, message, outcome: &str| {
+        TransportRow {
+            message,
+            node: node.0,
+            to: to.0,
+            bytes: bytes as u64,
+            sent_ns: at.as_nanos(),
+            first: None,
+            attempts: 0,
+            via: None,
+            latency_ms: None,
+            outcome: outcome.to_string(),
+        }
+    };
+    for (at, node, event) in notes {
+        let Layered::Transport(TransportNote::Manager(note)) = event else {
+            continue;
+        };
+        let (node, at) = (*node, *at);
+        match *note {
+            TmNote::Chosen {
+                msg,
+                to,
+                kind,
+                attempt,
+                len,
+                ..
+            } => {
+                let i = *open.entry((node, msg)).or_insert_with(|| {
+                    let mut r = row(node, to, len, at, Some(msg), "pending");
+                    r.first = Some(format!("{kind:?}"));
+                    rows.push(r);
+                    rows.len() - 1
+                });
+                rows[i].attempts = u32::from(attempt) + 1;
+            }
+            TmNote::Delivered {
+                msg,
+                kind,
+                attempts,
+                latency,
+                ..
+            } => {
+                if let Some(&i) = open.get(&(node, msg)) {
+                    let r = &mut rows[i];
+                    r.via = Some(format!("{kind:?}"));
+                    r.attempts = u32::from(attempts);
+                    r.latency_ms = Some(latency.as_millis_f64());
+                    r.outcome = "delivered".into();
+                }
+            }
+            TmNote::GaveUp { msg, attempts, .. } => {
+                if let Some(&i) = open.get(&(node, msg)) {
+                    rows[i].attempts = u32::from(attempts);
+                    rows[i].outcome = "gave_up".into();
+                }
+            }
+            TmNote::NoRoute { msg, to, len } => match open.get(&(node, msg)) {
+                Some(&i) => rows[i].outcome = "no_route".into(),
+                None => rows.push(row(node, to, len, at, Some(msg), "no_route")),
+            },
+            TmNote::QueueDropped { to, len, .. } => {
+                rows.push(row(node, to, len, at, None, "queue_full"));
+            }
+            _ => {}
+        }
+    }
+    rows
 }
 
 /// Merges the kernel's per-interval network figures with the message-level

@@ -2,12 +2,15 @@
 
 use std::path::Path;
 
-use sim_core::{Instant, Metrics, Summary, TraceHash};
+use protocols::transport::Layered;
+use protocols::transport_manager::TmNote;
+use sim_core::{Instant, Metrics, NodeId, Summary, TraceHash};
 
 use crate::build::{build, ScenarioSim};
 use crate::error::{Locator, ScenarioError};
 use crate::results::interval_for;
 use crate::schema::Scenario;
+use crate::transport::{NodeEvent, TransportNote, TransportSpec};
 
 /// What one run of a scenario produced.
 #[derive(Debug)]
@@ -26,6 +29,9 @@ pub struct Outcome {
     pub trace_hash: TraceHash,
     /// Kernel events processed.
     pub events: u64,
+    /// The protocol events the results need beyond the kernel's metrics:
+    /// the transport managers' choices and outcomes, in order.
+    pub notes: Vec<(Instant, NodeId, NodeEvent)>,
     /// Wall-clock seconds the event loop took. Measured for reporting only:
     /// it never reaches the simulation, so it cannot affect the trace.
     pub wall_s: f64,
@@ -73,6 +79,13 @@ pub fn finish_with_progress(
 ) -> Outcome {
     let end = Instant::ZERO + scenario.duration;
     sim.record_timeseries(interval_for(scenario));
+    if scenario
+        .groups
+        .iter()
+        .any(|g| matches!(g.transport, Some(TransportSpec::Manager(_))))
+    {
+        sim.record_events_where(is_manager_outcome);
+    }
     let slice = scenario
         .duration
         .as_nanos()
@@ -87,6 +100,7 @@ pub fn finish_with_progress(
     }
     let wall_s = started.elapsed().as_secs_f64();
     let (trace_hash, events) = (sim.trace_hash(), sim.steps());
+    let notes = sim.take_events();
     let metrics = sim.into_metrics();
     Outcome {
         scenario: scenario.name.clone(),
@@ -95,7 +109,23 @@ pub fn finish_with_progress(
         summary: metrics.summary(),
         trace_hash,
         events,
+        notes,
         wall_s,
         metrics,
     }
+}
+
+/// A transport manager's note about a message's choice or fate (not the
+/// inner transports' own notes, which are many and not needed).
+fn is_manager_outcome(event: &NodeEvent) -> bool {
+    matches!(
+        event,
+        Layered::Transport(TransportNote::Manager(
+            TmNote::Chosen { .. }
+                | TmNote::Delivered { .. }
+                | TmNote::GaveUp { .. }
+                | TmNote::NoRoute { .. }
+                | TmNote::QueueDropped { .. }
+        ))
+    )
 }

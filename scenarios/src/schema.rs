@@ -18,6 +18,7 @@ use protocols::flood::FloodConfig;
 use protocols::gossip::GossipConfig;
 use protocols::libp2p::Libp2pConfig;
 use protocols::ping::PingConfig;
+use protocols::transport_manager::DeviceType;
 
 use crate::transport::TransportSpec;
 
@@ -87,6 +88,20 @@ pub enum NetworkSpec {
     /// range (BLE meshes). Groups say where their nodes start and how they
     /// move; device classes give the range.
     Radio(RadioConfig),
+    /// Both at once, as a phone has Wi-Fi or cellular and Bluetooth: the
+    /// internet model for IP and the radio model for BLE, every node on
+    /// both. For groups over the transport manager (`transport:
+    /// Manager(...)`), whose BitChat packets go on the radio and everything
+    /// else on IP. Groups say where their nodes are in the field and how
+    /// they move, as on the radio model.
+    Hybrid {
+        /// The IP side's regions, latency matrix, jitter, loss.
+        core: InternetConfig,
+        /// The IP side's access classes by name, as on the internet model.
+        access: BTreeMap<String, AccessClass>,
+        /// The BLE side.
+        radio: RadioConfig,
+    },
 }
 
 /// New parameters for the link between `a` and `b`.
@@ -130,7 +145,8 @@ pub struct GroupSpec {
     #[serde(default)]
     pub battery: Option<f64>,
     /// The radio whose costs apply (default: BLE on the radio model, Wi-Fi
-    /// elsewhere).
+    /// elsewhere). On the hybrid model, the IP side's radio (Wi-Fi or
+    /// cellular); BLE's costs apply to the radio side.
     #[serde(default)]
     pub radio: Option<RadioKind>,
     /// The transport the group's protocol runs over (default none: its
@@ -138,11 +154,12 @@ pub struct GroupSpec {
     /// must use the same one.
     #[serde(default)]
     pub transport: Option<TransportSpec>,
-    /// Radio model only: where the nodes start (default: uniformly at
-    /// random in the field).
+    /// Radio and hybrid models only: where the nodes start (default:
+    /// uniformly at random in the field).
     #[serde(default)]
     pub placement: Placement,
-    /// Radio model only: how the nodes move (default: they stay put).
+    /// Radio and hybrid models only: how the nodes move (default: they
+    /// stay put).
     #[serde(default)]
     pub mobility: MobilitySpec,
 }
@@ -208,6 +225,9 @@ pub struct DeviceSpec {
     pub ble_range_m: f64,
     /// Costs per radio; radios left out keep their defaults.
     pub radios: BTreeMap<RadioKind, RadioCost>,
+    /// What the transport manager's device rule calls this class (default
+    /// mobile).
+    pub kind: DeviceType,
 }
 
 impl Default for DeviceSpec {
@@ -217,6 +237,7 @@ impl Default for DeviceSpec {
             voltage: 3.85,
             ble_range_m: 50.0,
             radios: BTreeMap::new(),
+            kind: DeviceType::Mobile,
         }
     }
 }

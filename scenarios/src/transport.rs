@@ -6,14 +6,20 @@
 //! [`protocols::transport::Over`]: each datagram of the protocol becomes one
 //! message of the transport, which frames, secures, acknowledges and
 //! retransmits it. `Raw` is the adapter with no transport work at all, for
-//! measuring the adapter itself.
+//! measuring the adapter itself. `Manager(...)` is the seed's transport
+//! manager, which holds several of these (and the BLE mesh and a relay)
+//! and picks one per message by its policy; on the hybrid network its
+//! BitChat packets go on the radio.
 //!
 //! [`Node`] is what the kernel drives: a [`Stack`] either bare or over an
 //! [`AnyTransport`].
 
+use std::sync::Arc;
+
 use protocols::htx::{Htx, HtxConfig, HtxNote};
 use protocols::quic::{Quic, QuicConfig, QuicNote};
 use protocols::transport::{Layered, Over, Raw, Transport, TransportCommand, TransportEvent};
+use protocols::transport_manager::{DeviceType, TmNote, TransportManager, TransportManagerConfig};
 use serde::{Deserialize, Serialize};
 use sim_core::{BatteryLevel, Instant, NodeId, Output, Protocol, SimRng};
 
@@ -29,15 +35,39 @@ pub enum TransportSpec {
     Htx(#[serde(default)] HtxConfig),
     /// QUIC-like connections: a stream per message, RFC 9002 recovery.
     Quic(#[serde(default)] QuicConfig),
+    /// The seed's transport manager: several transports, one chosen per
+    /// message.
+    Manager(#[serde(default)] Box<ManagerSpec>),
+}
+
+/// The transport manager of a group.
+///
+/// The scenario fills in what it knows better than the file: the node's
+/// device type comes from the group's device class (`kind`) where it has
+/// one, peers' device types from theirs, the relay server is the first
+/// node of the `relay` group (whose nodes serve the relay), and on the
+/// hybrid network BitChat's packets are cut one byte under the radio's MTU,
+/// room for the manager's tag.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagerSpec {
+    /// The group whose first node is the WebSocket relay (none: no relay).
+    pub relay: Option<String>,
+    /// The manager's parameters: policy, transports held, timers, queues.
+    pub config: TransportManagerConfig,
 }
 
 impl TransportSpec {
-    /// The transport for node `id`, drawing its keys and choices from `rng`.
-    pub fn build(&self, id: NodeId, rng: SimRng) -> AnyTransport {
+    /// The transport for node `id`, drawing its keys and choices from `rng`;
+    /// a manager looks peers' device types up in `devices`.
+    pub fn build(&self, id: NodeId, rng: SimRng, devices: &Arc<[DeviceType]>) -> AnyTransport {
         match self {
             TransportSpec::Raw => AnyTransport::Raw(Raw::default()),
             TransportSpec::Htx(c) => AnyTransport::Htx(Box::new(Htx::new(id, *c, rng))),
             TransportSpec::Quic(c) => AnyTransport::Quic(Box::new(Quic::new(id, *c, rng))),
+            TransportSpec::Manager(m) => AnyTransport::Manager(Box::new(
+                TransportManager::new(id, m.config.clone(), rng).with_directory(devices.clone()),
+            )),
         }
     }
 }
@@ -49,6 +79,8 @@ pub enum TransportNote {
     Htx(HtxNote),
     /// QUIC's note.
     Quic(QuicNote),
+    /// The transport manager's note.
+    Manager(TmNote),
 }
 
 /// Any of the transports, behind one type.
@@ -60,6 +92,8 @@ pub enum AnyTransport {
     Htx(Box<Htx>),
     /// QUIC.
     Quic(Box<Quic>),
+    /// The transport manager.
+    Manager(Box<TransportManager>),
 }
 
 macro_rules! forward {
@@ -68,6 +102,7 @@ macro_rules! forward {
             AnyTransport::Raw($t) => $call,
             AnyTransport::Htx($t) => $call,
             AnyTransport::Quic($t) => $call,
+            AnyTransport::Manager($t) => $call,
         }
     };
 }
@@ -95,6 +130,9 @@ impl Protocol for AnyTransport {
             AnyTransport::Quic(t) => t
                 .poll_output()
                 .map(|o| o.map_event(|e| e.map_note(TransportNote::Quic))),
+            AnyTransport::Manager(t) => t
+                .poll_output()
+                .map(|o| o.map_event(|e| e.map_note(TransportNote::Manager))),
         }
     }
     fn poll_timeout(&self) -> Option<Instant> {

@@ -2,14 +2,16 @@
 //! changes band or runs out.
 //!
 //! A node that models energy has an [`EnergyProfile`]: battery capacity, the
-//! charge it starts with, and for the radio it uses, an idle power and an
-//! energy per byte sent and received. The kernel spends energy as the node
-//! works: `bytes × tx_j_per_byte` when the node hands a datagram to the
-//! network (each copy of a broadcast is its own transmission, as BLE writes
-//! to each connected peer), `bytes × rx_j_per_byte` when a datagram is handed
-//! to it, and `idle_w × elapsed` all the time, settled whenever the node is
-//! touched and at the end of the run. So a node that sends `n` bytes and does
-//! nothing else spends exactly `n × tx_j_per_byte + idle_w × t`.
+//! charge it starts with, the idle power of its radios, and for each network
+//! [`Interface`] an energy per byte sent and received (a phone on the hybrid
+//! model pays BLE's price for mesh packets and Wi-Fi's for the rest). The
+//! kernel spends energy as the node works: `bytes × tx_j` of the datagram's
+//! interface when the node hands it to the network (each copy of a broadcast
+//! is its own transmission, as BLE writes to each connected peer),
+//! `bytes × rx_j` when a datagram is handed to it, and `idle_w × elapsed` all
+//! the time, settled whenever the node is touched and at the end of the run.
+//! So a node that sends `n` bytes on one interface and does nothing else
+//! spends exactly `n × tx_j + idle_w × t`.
 //!
 //! The battery's state of charge falls into the bands of
 //! [`BatteryLevel`]; when it crosses into a new band the node's protocol is
@@ -21,10 +23,11 @@
 //! Energy is `f64` joules: sums and products of IEEE doubles in a fixed order
 //! are the same on every machine, and no time is ever held as a float.
 
+use crate::network::Interface;
 use crate::protocol::BatteryLevel;
 use crate::time::{Duration, Instant};
 
-/// What a node's battery holds and what its radio costs.
+/// What a node's battery holds and what its radios cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EnergyProfile {
     /// Battery capacity in joules (a 3,000 mAh phone battery at 3.85 V holds
@@ -32,12 +35,34 @@ pub struct EnergyProfile {
     pub capacity_j: f64,
     /// State of charge at the start, 0.0 to 1.0.
     pub initial_charge: f64,
-    /// Power drawn when the radio does nothing but stay ready, in watts.
+    /// Power drawn when the radios do nothing but stay ready, in watts (all
+    /// of the node's radios together).
     pub idle_w: f64,
-    /// Energy per byte sent, in joules.
-    pub tx_j_per_byte: f64,
-    /// Energy per byte received, in joules.
-    pub rx_j_per_byte: f64,
+    /// What a byte costs on each interface, indexed by [`Interface`]; an
+    /// interface the node does not use may be left at zero.
+    pub per_byte: [ByteCost; Interface::COUNT],
+}
+
+impl EnergyProfile {
+    /// A profile with one radio: every interface costs `tx_j` and `rx_j` a
+    /// byte (single-network models use only the first).
+    pub fn one_radio(capacity_j: f64, initial_charge: f64, idle_w: f64, cost: ByteCost) -> Self {
+        EnergyProfile {
+            capacity_j,
+            initial_charge,
+            idle_w,
+            per_byte: [cost; Interface::COUNT],
+        }
+    }
+}
+
+/// What one byte costs a radio, in joules.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ByteCost {
+    /// Energy per byte sent.
+    pub tx_j: f64,
+    /// Energy per byte received.
+    pub rx_j: f64,
 }
 
 /// What spending energy did to the battery.
@@ -128,14 +153,14 @@ impl Battery {
         }
     }
 
-    /// Spends `bytes × tx_j_per_byte` at `now`.
-    pub fn send(&mut self, now: Instant, bytes: usize) -> BatteryChange {
-        self.spend(now, bytes as f64 * self.profile.tx_j_per_byte)
+    /// Spends what sending `bytes` on `via` costs, at `now`.
+    pub fn send(&mut self, now: Instant, via: Interface, bytes: usize) -> BatteryChange {
+        self.spend(now, bytes as f64 * self.profile.per_byte[via.index()].tx_j)
     }
 
-    /// Spends `bytes × rx_j_per_byte` at `now`.
-    pub fn receive(&mut self, now: Instant, bytes: usize) -> BatteryChange {
-        self.spend(now, bytes as f64 * self.profile.rx_j_per_byte)
+    /// Spends what receiving `bytes` on `via` costs, at `now`.
+    pub fn receive(&mut self, now: Instant, via: Interface, bytes: usize) -> BatteryChange {
+        self.spend(now, bytes as f64 * self.profile.per_byte[via.index()].rx_j)
     }
 
     /// When idle drain alone would take the battery across the next band
@@ -179,14 +204,14 @@ mod tests {
     use super::*;
 
     fn phone(idle_w: f64) -> EnergyProfile {
-        EnergyProfile {
-            capacity_j: 100.0,
-            initial_charge: 1.0,
-            idle_w,
-            tx_j_per_byte: 0.01,
-            rx_j_per_byte: 0.005,
-        }
+        let cost = ByteCost {
+            tx_j: 0.01,
+            rx_j: 0.005,
+        };
+        EnergyProfile::one_radio(100.0, 1.0, idle_w, cost)
     }
+
+    const IP: Interface = Interface::IP;
 
     fn secs(s: u64) -> Instant {
         Instant::ZERO + Duration::from_secs(s)
@@ -195,12 +220,27 @@ mod tests {
     #[test]
     fn sending_n_bytes_costs_n_times_the_energy_per_byte_plus_idle() {
         let mut b = Battery::new(phone(0.5), Instant::ZERO);
-        b.send(secs(2), 1000);
+        b.send(secs(2), IP, 1000);
         b.settle(secs(4));
         let expected = 1000.0 * 0.01 + 0.5 * 4.0;
         assert!((b.spent_j() - expected).abs() < 1e-9, "{}", b.spent_j());
-        b.receive(secs(4), 200);
+        b.receive(secs(4), IP, 200);
         assert!((b.spent_j() - expected - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_interface_charges_its_own_price() {
+        let mut p = phone(0.0);
+        p.per_byte[Interface::RADIO.index()] = ByteCost {
+            tx_j: 0.001,
+            rx_j: 0.0005,
+        };
+        let mut b = Battery::new(p, Instant::ZERO);
+        b.send(secs(1), Interface::RADIO, 1000);
+        b.receive(secs(1), Interface::RADIO, 1000);
+        assert!((b.spent_j() - 1.5).abs() < 1e-9, "{}", b.spent_j());
+        b.send(secs(1), IP, 100);
+        assert!((b.spent_j() - 2.5).abs() < 1e-9, "{}", b.spent_j());
     }
 
     #[test]

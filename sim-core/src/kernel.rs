@@ -120,6 +120,8 @@ pub struct Simulation<P: Protocol, N: Network> {
     hash: TraceHash,
     trace_sink: Option<TraceSink>,
     events: Option<Vec<(Instant, NodeId, P::Event)>>,
+    /// Which events [`Simulation::events`] keeps.
+    keep_event: fn(&P::Event) -> bool,
     steps: u64,
     started: bool,
     /// Scratch list of a broadcast's receivers, kept to reuse its memory.
@@ -169,6 +171,7 @@ where
             hash: TraceHash::default(),
             trace_sink: None,
             events: None,
+            keep_event: |_| true,
             steps: 0,
             started: false,
             targets: Vec::new(),
@@ -237,6 +240,10 @@ where
     pub fn events(&self) -> &[(Instant, NodeId, P::Event)] {
         self.events.as_deref().unwrap_or_default()
     }
+    /// Takes the protocol events recorded so far, leaving none.
+    pub fn take_events(&mut self) -> Vec<(Instant, NodeId, P::Event)> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
 
     // ----- set-up -----
 
@@ -266,6 +273,12 @@ where
     /// Keeps every protocol event with its time and node, for tests and
     /// analyses that need more than the metrics.
     pub fn record_events(&mut self) {
+        self.record_events_where(|_| true);
+    }
+    /// Keeps the protocol events `keep` accepts, with their times and nodes:
+    /// the few an analysis needs, without the memory of all of them.
+    pub fn record_events_where(&mut self, keep: fn(&P::Event) -> bool) {
+        self.keep_event = keep;
         self.events.get_or_insert_with(Vec::new);
     }
     /// Counts packets, bytes, drops and nodes up per `interval` of virtual
@@ -372,7 +385,8 @@ where
                 if queued {
                     return self.receive(from, to, &bytes);
                 }
-                match self.network.arrive(self.now, to, bytes.len()) {
+                let via = self.network.interface(from, &bytes);
+                match self.network.arrive_via(via, self.now, to, bytes.len()) {
                     Ok(at) if at == self.now => self.receive(from, to, &bytes),
                     Ok(at) => {
                         let queued = true;
@@ -403,7 +417,8 @@ where
 
     fn receive(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) {
         let i = to.index();
-        self.spend(i, |b, now| b.receive(now, bytes.len()));
+        let via = self.network.interface(from, bytes);
+        self.spend(i, |b, now| b.receive(now, via, bytes.len()));
         let Some(node) = self.nodes[i].as_mut().filter(|_| self.up[i]) else {
             return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
         };
@@ -684,14 +699,15 @@ where
         self.metrics.packets_sent += 1;
         self.metrics.bytes_sent += len as u64;
         self.trace(from, TraceKind::Send, Some(to), len as u64, None);
-        self.spend(from.index(), |b, now| b.send(now, len));
+        let via = self.network.interface(from, &bytes);
+        self.spend(from.index(), |b, now| b.send(now, via, len));
         if to.index() >= self.up.len() {
             return self.drop_packet(from, to, len, DropCause::NoRoute);
         }
         if self.partition[from.index()] != self.partition[to.index()] {
             return self.drop_packet(from, to, len, DropCause::LinkDown);
         }
-        match self.network.send(self.now, from, to, len) {
+        match self.network.send_via(via, self.now, from, to, len) {
             Ok(at) => {
                 let (queued, bytes) = (false, bytes.into_boxed_slice());
                 self.queue.push(
@@ -775,7 +791,9 @@ where
             None => {}
         }
         if let Some(events) = &mut self.events {
-            events.push((self.now, node, ev));
+            if (self.keep_event)(&ev) {
+                events.push((self.now, node, ev));
+            }
         }
     }
 

@@ -107,7 +107,7 @@ pub mod trace;
 pub mod units;
 
 pub use dist::Dist;
-pub use energy::{Battery, EnergyProfile};
+pub use energy::{Battery, ByteCost, EnergyProfile};
 pub use fault::{Churn, Fault};
 pub use kernel::{Builder, Simulation, TraceSink};
 pub use metrics::{DeliveryRecord, DropCause, Metrics, Summary};

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use sim_core::energy::ByteCost;
 use sim_core::network::{GraphNetwork, LinkConfig};
 use sim_core::{
     BatteryLevel, Duration, EnergyProfile, Instant, NodeId, Observation, Observe, Output, Protocol,
@@ -54,13 +55,8 @@ const TX: f64 = 2e-3;
 const RX: f64 = 1e-3;
 
 fn profile(capacity_j: f64, idle_w: f64) -> EnergyProfile {
-    EnergyProfile {
-        capacity_j,
-        initial_charge: 1.0,
-        idle_w,
-        tx_j_per_byte: TX,
-        rx_j_per_byte: RX,
-    }
+    let cost = ByteCost { tx_j: TX, rx_j: RX };
+    EnergyProfile::one_radio(capacity_j, 1.0, idle_w, cost)
 }
 
 /// A star: node 0 linked to every other node.

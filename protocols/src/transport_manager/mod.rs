@@ -117,6 +117,7 @@ pub mod route;
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use rand::{RngCore, SeedableRng};
 use sim_core::{BatteryLevel, DropCause, Duration, Instant, NodeId, Output, Protocol, SimRng};
@@ -319,6 +320,13 @@ fn kind_of(tag: u8) -> Option<TransportKind> {
     TAGS.iter().find(|(_, t)| *t == tag).map(|&(k, _)| k)
 }
 
+/// The inner transport a datagram of a manager belongs to, from its tag
+/// (none for bytes no manager sent): what a network model needs to put
+/// BitChat's packets on the radio and the rest on IP.
+pub fn transport_of(datagram: &[u8]) -> Option<TransportKind> {
+    datagram.first().copied().and_then(kind_of)
+}
+
 /// One node's transport manager.
 ///
 /// # Methods
@@ -356,6 +364,8 @@ pub struct TransportManager {
     /// Messages handed up, by sender and id, with when.
     delivered: BTreeMap<(NodeId, u64), Instant>,
     paths: BTreeMap<NodeId, Path>,
+    /// Every node's device type, by id, shared by the nodes of a run.
+    directory: Option<Arc<[DeviceType]>>,
     stats: TmStats,
     out: VecDeque<Output<TransportEvent<TmNote>>>,
 }
@@ -394,10 +404,19 @@ impl TransportManager {
             reassemblies: Reassemblies::new(config.max_reassemblies, config.reassembly_timeout),
             delivered: BTreeMap::new(),
             paths: BTreeMap::new(),
+            directory: None,
             stats: TmStats::default(),
             out: VecDeque::new(),
             config,
         }
+    }
+
+    /// Looks up peers' device types in `directory` (indexed by node id)
+    /// where [`TransportManagerConfig::peer_devices`] does not list them: a
+    /// run's device classes, held once for all its nodes.
+    pub fn with_directory(mut self, directory: Arc<[DeviceType]>) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// This node's address.
@@ -444,11 +463,7 @@ impl TransportManager {
     /// try now, in order.
     pub fn candidates(&self, to: NodeId, len: usize, priority: Priority) -> Vec<TransportKind> {
         let situation = Situation {
-            device: *self
-                .config
-                .peer_devices
-                .get(&to)
-                .unwrap_or(&self.config.device),
+            device: self.device_of(to),
             size: len,
             battery: self.battery,
             quality: self.quality(to),
@@ -477,6 +492,15 @@ impl TransportManager {
             self.note(TmNote::QueueDropped { to, priority, len });
         }
         self.settle(now);
+    }
+
+    /// `peer`'s device type: configured, from the directory, or else taken
+    /// to be this node's.
+    fn device_of(&self, peer: NodeId) -> DeviceType {
+        let listed = self.config.peer_devices.get(&peer).copied();
+        listed
+            .or_else(|| self.directory.as_ref()?.get(peer.index()).copied())
+            .unwrap_or(self.config.device)
     }
 
     fn holds(&self, kind: TransportKind) -> bool {

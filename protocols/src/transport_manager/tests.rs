@@ -553,3 +553,30 @@ fn ping_runs_over_the_manager() {
     // order's next, BetaNet (the relay being absent).
     assert_eq!(kinds, [BetaNet, BetaNet]);
 }
+
+#[test]
+fn peers_device_types_come_from_the_config_then_the_directory_then_the_node() {
+    // Holding only BetaNet and QUIC, a small message is ranked by the
+    // recipient's device: a desktop prefers BetaNet, a server QUIC.
+    let config = TransportManagerConfig {
+        device: DeviceType::Server,
+        peer_devices: [(NodeId(2), DeviceType::Desktop)].into(),
+        mesh: None,
+        ..TransportManagerConfig::default()
+    };
+    let mut directory = vec![DeviceType::Server; 3];
+    directory[1] = DeviceType::Desktop;
+    let tm = manager(0, config).with_directory(directory.into());
+    let first = |peer| tm.candidates(NodeId(peer), 100, Priority::Normal)[0];
+    assert_eq!(first(1), BetaNet, "the directory's desktop");
+    assert_eq!(
+        first(2),
+        BetaNet,
+        "the config's desktop, over the directory's server"
+    );
+    assert_eq!(first(3), Quic, "unlisted: a server like this node");
+    assert_eq!(transport_of(b"Hxyz"), Some(BetaNet));
+    assert_eq!(transport_of(b"B"), Some(BitChat));
+    assert_eq!(transport_of(b"?"), None);
+    assert_eq!(transport_of(b""), None);
+}

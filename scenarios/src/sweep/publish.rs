@@ -29,7 +29,7 @@ struct Metric {
     label: &'static str,
 }
 
-const METRICS: [Metric; 10] = [
+const METRICS: [Metric; 12] = [
     Metric {
         column: "delivery_ratio",
         chart: "sweep_delivery_ratio",
@@ -79,6 +79,16 @@ const METRICS: [Metric; 10] = [
         column: "energy.mean_j",
         chart: "sweep_energy",
         label: "energy per node (J)",
+    },
+    Metric {
+        column: "transports.delivery_ratio",
+        chart: "sweep_manager_delivery",
+        label: "messages acknowledged (share)",
+    },
+    Metric {
+        column: "transports.latency_ms_mean",
+        chart: "sweep_manager_latency",
+        label: "manager latency, mean (ms)",
     },
 ];
 

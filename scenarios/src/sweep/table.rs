@@ -4,8 +4,9 @@
 //! value as written), `trace_hash`, then every number of the run's
 //! `summary.json` by its dotted name, in name order (`bytes_sent`,
 //! `deliveries`, `delivery_ratio`, `drops.expired`, …, `latency_ms.p50`, …,
-//! `lookups.success_ratio`, …), with `energy.*` always present (zero where
-//! nothing models energy) and `wall_s` left out, plus `duplicates` and
+//! `lookups.success_ratio`, …), with `energy.*` and `transports.*` always
+//! present (zero where nothing models energy or runs a transport manager)
+//! and `wall_s` left out, plus `duplicates` and
 //! `relays`, the totals of `nodes.csv`. Every cell is a pure function of the
 //! run, so the file is the same bytes whatever the number of threads or
 //! shards. Floating-point numbers are written in their shortest form that
@@ -60,6 +61,8 @@ fn figures(summary: &RunSummary, nodes: &[NodeRow]) -> BTreeMap<String, String> 
     let mut json = serde_json::to_value(summary).expect("a summary has a JSON form");
     // Energy in every row, so that every run of a sweep has the same columns.
     json["energy"] = serde_json::to_value(&summary.energy).expect("energy has a JSON form");
+    json["transports"] =
+        serde_json::to_value(&summary.transports).expect("transports have a JSON form");
     let mut out = BTreeMap::new();
     flatten("", &json, &mut out);
     // In their own columns, or (wall time) not the same twice.

@@ -6,7 +6,7 @@
 //! the model has one). Node state (up or down) and partitions are the kernel's
 //! business; everything about links, queues, bandwidth and loss is the model's.
 //!
-//! Three models share this interface:
+//! Four models share this interface:
 //! - [`GraphNetwork`]: explicit links on a petgraph graph, each with a latency
 //!   distribution, jitter, bandwidth and a drop-tail queue, loss and MTU;
 //! - [`InternetNetwork`]: all pairs, with regions, a latency matrix and per-node
@@ -16,9 +16,23 @@
 //!   linked while in range, with optional log-distance path loss
 //!   ([`PathLoss`]), connection events, airtime and the 244-byte MTU; its
 //!   links are dynamic, so it answers broadcasts from a spatial grid and has
-//!   no explicit neighbours.
+//!   no explicit neighbours;
+//! - [`HybridNetwork`]: a phone's two networks at once, the internet model
+//!   on [`Interface::IP`] and the radio model on [`Interface::RADIO`], with
+//!   each datagram sent on the interface a classifier reads from its bytes
+//!   (the transport manager's BLE packets on the radio, the rest on IP).
+//!
+//! # Interfaces
+//!
+//! A node may have more than one way onto the network. The kernel asks the
+//! model which [`Interface`] a datagram leaves by
+//! ([`Network::interface`]), passes it to [`Network::send_via`] and
+//! [`Network::arrive_via`], and charges the node's battery that interface's
+//! price per byte. Models with one network leave all three at their
+//! defaults: everything on [`Interface::IP`], the first.
 
 mod graph;
+mod hybrid;
 mod internet;
 mod link;
 mod loss;
@@ -27,6 +41,7 @@ mod radio;
 mod spatial;
 
 pub use graph::GraphNetwork;
+pub use hybrid::{Classifier, HybridNetwork};
 pub use internet::{AccessClass, InternetConfig, InternetNetwork};
 pub use link::{LinkConfig, LinkState, Transmitter};
 pub use loss::{Loss, LossState};
@@ -58,6 +73,25 @@ pub enum NetworkError {
     /// The model has no per-link state to change.
     #[error("the {0} network model has no links to change")]
     NoLinks(&'static str),
+}
+
+/// One of a node's ways onto the network. See the [module docs](self).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Interface(u8);
+
+impl Interface {
+    /// The first interface: the only one of single-network models, and the
+    /// IP side (Wi-Fi or cellular) of the hybrid model.
+    pub const IP: Interface = Interface(0);
+    /// The hybrid model's short-range radio (BLE).
+    pub const RADIO: Interface = Interface(1);
+    /// How many interfaces a node may have.
+    pub const COUNT: usize = 2;
+
+    /// Its index, `0..COUNT`.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
 }
 
 /// A model of the network between nodes. See the [module docs](self).
@@ -98,5 +132,36 @@ pub trait Network {
     fn broadcast_targets(&mut self, now: Instant, from: NodeId, out: &mut Vec<NodeId>) {
         let _ = now;
         out.extend(self.neighbours(from).unwrap_or_default());
+    }
+    /// The interface `from` sends `bytes` on. The default is the only one,
+    /// [`Interface::IP`].
+    fn interface(&self, from: NodeId, bytes: &[u8]) -> Interface {
+        let _ = (from, bytes);
+        Interface::IP
+    }
+    /// [`send`](Network::send) on interface `via`. The default ignores the
+    /// interface.
+    fn send_via(
+        &mut self,
+        via: Interface,
+        now: Instant,
+        from: NodeId,
+        to: NodeId,
+        len: usize,
+    ) -> Result<Instant, DropCause> {
+        let _ = via;
+        self.send(now, from, to, len)
+    }
+    /// [`arrive`](Network::arrive) on interface `via`. The default ignores
+    /// the interface.
+    fn arrive_via(
+        &mut self,
+        via: Interface,
+        now: Instant,
+        to: NodeId,
+        len: usize,
+    ) -> Result<Instant, DropCause> {
+        let _ = via;
+        self.arrive(now, to, len)
     }
 }

@@ -275,7 +275,8 @@ impl PathLoss {
 /// One node of the radio model: its range, where it starts and how it moves.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RadioNode {
-    /// Radio range in metres (the device class's); positive.
+    /// Radio range in metres (the device class's); zero for a node with
+    /// no radio, which is never linked (a server on the hybrid model).
     pub range: f64,
     /// Position at time zero.
     pub position: Point,
@@ -296,9 +297,9 @@ impl RadioNode {
 
     /// Checks the parameters; the message says what was expected.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.range > 0.0 && self.range.is_finite()) {
+        if !(self.range >= 0.0 && self.range.is_finite()) {
             return Err(format!(
-                "range = {} must be a positive distance in metres",
+                "range = {} must be a distance in metres (0: no radio)",
                 self.range
             ));
         }
@@ -364,10 +365,11 @@ struct Reach {
     range: f64,
 }
 
-/// Whether nodes at `a` and `b` with ranges `ra` and `rb` are linked.
+/// Whether nodes at `a` and `b` with ranges `ra` and `rb` are linked (never
+/// when one has no radio, even at the same spot).
 fn linked(a: Point, ra: f64, b: Point, rb: f64) -> bool {
     let r = ra.min(rb);
-    a.distance2(b) <= r * r
+    r > 0.0 && a.distance2(b) <= r * r
 }
 
 /// A 64-bit mix with full avalanche (the SplitMix64 finaliser).
