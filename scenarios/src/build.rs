@@ -147,7 +147,8 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             for list in &mut neighbours {
                 list.sort_unstable();
             }
-            let net = internet_network(s, &layout, core, access, streams);
+            let rng = streams.stream(Domain::Network, 0, 0);
+            let net = internet_network(s, &layout, core, access, rng);
             (AnyNetwork::Internet(Box::new(net)), neighbours)
         }
         NetworkSpec::Radio(config) => (
@@ -159,7 +160,10 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
             access,
             radio,
         } => {
-            let ip = internet_network(s, &layout, core, access, streams);
+            // The radio draws from (Network, 0, 0); the IP side from its
+            // own stream, so that the two sides' losses are independent.
+            let rng = streams.stream(Domain::Network, 1, 0);
+            let ip = internet_network(s, &layout, core, access, rng);
             let radio = radio_network(s, radio, &mut topo_rng, streams);
             (
                 AnyNetwork::Hybrid(Box::new(HybridNetwork::new(ip, radio, manager_interface))),
@@ -277,13 +281,13 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
 }
 
 /// The internet model of `s`: each group's nodes spread round robin over
-/// its regions, on its access class.
+/// its regions, on its access class; jitter and loss drawn from `rng`.
 fn internet_network(
     s: &Scenario,
     layout: &Layout,
     core: &InternetConfig,
     access: &BTreeMap<String, AccessClass>,
-    streams: RngStreams,
+    rng: SimRng,
 ) -> InternetNetwork {
     let n = layout.nodes() as usize;
     let mut region = Vec::with_capacity(n);
@@ -315,7 +319,7 @@ fn internet_network(
         access.values().cloned().collect(),
         region,
         class,
-        streams.stream(Domain::Network, 0, 0),
+        rng,
     )
 }
 
