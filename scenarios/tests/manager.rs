@@ -127,6 +127,17 @@ fn on_a_low_battery_only_bitchat_is_allowed() {
     );
 }
 
+/// A policy written out as data, its rules left at their defaults and its
+/// precedence spelled out as the seed's, is the seed's: the same run, to the
+/// trace hash.
+#[test]
+fn the_seed_policy_as_data_is_the_seed_policy() {
+    let named = run_text(&plaza(0.15, "Seed"), None);
+    let written = "Custom(precedence: [Priority, Quality, Size, Battery, Device])";
+    let data = run_text(&plaza(0.15, written), None);
+    assert_eq!(named.trace_hash, data.trace_hash);
+}
+
 /// A fixed policy ignores the battery: QUIC for everything.
 #[test]
 fn a_fixed_policy_ignores_size_and_battery() {
