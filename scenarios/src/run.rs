@@ -8,6 +8,7 @@ use crate::build::{build, ScenarioSim};
 use crate::error::{Locator, ScenarioError};
 use crate::results::interval_for;
 use crate::schema::Scenario;
+use crate::services::{needs_events, Services};
 
 /// What one run of a scenario produced.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct Outcome {
     pub summary: Summary,
     /// Everything the kernel counted.
     pub metrics: Metrics,
+    /// What discovery and signaling groups did (empty without them).
+    pub services: Services,
     /// The trace hash.
     pub trace_hash: TraceHash,
     /// Kernel events processed.
@@ -73,6 +76,9 @@ pub fn finish_with_progress(
 ) -> Outcome {
     let end = Instant::ZERO + scenario.duration;
     sim.record_timeseries(interval_for(scenario));
+    if needs_events(scenario) {
+        sim.record_events();
+    }
     let slice = scenario
         .duration
         .as_nanos()
@@ -87,12 +93,18 @@ pub fn finish_with_progress(
     }
     let wall_s = started.elapsed().as_secs_f64();
     let (trace_hash, events) = (sim.trace_hash(), sim.steps());
+    let services = if needs_events(scenario) {
+        Services::collect(scenario, &sim)
+    } else {
+        Services::default()
+    };
     let metrics = sim.into_metrics();
     Outcome {
         scenario: scenario.name.clone(),
         seed,
         duration: scenario.duration,
         summary: metrics.summary(),
+        services,
         trace_hash,
         events,
         wall_s,
