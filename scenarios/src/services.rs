@@ -185,13 +185,16 @@ impl Removed {
     }
 }
 
+/// A spell of heartbeats, `[start, end)`; `end` is none while it lasts.
+type Spell = (Instant, Option<Instant>);
+
 /// A client's heartbeating spells, per incarnation of its node.
 #[derive(Debug, Default)]
 struct Lives {
     /// Incarnations in order: when each began (zero, or the restart that
     /// rebuilt the node) and its spells `[start, end)` in order (`end` none
     /// while the spell lasts).
-    incarnations: Vec<(Instant, Vec<(Instant, Option<Instant>)>)>,
+    incarnations: Vec<(Instant, Vec<Spell>)>,
     /// Whether a crash that kept the node's state interrupted a spell,
     /// which its restart resumes.
     resume: bool,
@@ -201,7 +204,7 @@ struct Lives {
 }
 
 impl Lives {
-    fn spells(&mut self) -> &mut Vec<(Instant, Option<Instant>)> {
+    fn spells(&mut self) -> &mut Vec<Spell> {
         if self.incarnations.is_empty() {
             self.incarnations.push((Instant::ZERO, Vec::new()));
         }

@@ -192,10 +192,6 @@ impl SignalingStack {
     pub fn new(inner: SignalingNode) -> Self {
         SignalingStack { inner }
     }
-    /// The protocol.
-    pub fn inner(&self) -> &SignalingNode {
-        &self.inner
-    }
 }
 
 impl Protocol for SignalingStack {

@@ -80,8 +80,16 @@ struct Answer {
     peers: Vec<FoundPeer>,
 }
 
+/// A registration the TTL removed: its node, last refresh and expiry.
+#[derive(Debug)]
+struct Expiry {
+    node: NodeId,
+    last: Instant,
+    at: Instant,
+}
+
 /// The run's answers and expiries, straight from its recorded events.
-fn tiny_events() -> (Vec<Answer>, Vec<(NodeId, String, Instant, Instant)>) {
+fn tiny_events() -> (Vec<Answer>, Vec<Expiry>) {
     let path = Path::new("tiny.ron");
     let scenario = parse(path, TINY).unwrap_or_else(|e| panic!("{e}"));
     let mut sim = build(&scenario, scenario.seed, &Locator::new(path, TINY)).unwrap();
@@ -101,11 +109,14 @@ fn tiny_events() -> (Vec<Answer>, Vec<(NodeId, String, Instant, Instant)>) {
             }),
             DiscoveryEvent::Expired {
                 peer,
-                peer_id,
                 last_heartbeat,
                 at,
                 ..
-            } => expiries.push((*peer, peer_id.clone(), *last_heartbeat, *at)),
+            } => expiries.push(Expiry {
+                node: *peer,
+                last: *last_heartbeat,
+                at: *at,
+            }),
             _ => {}
         }
     }
@@ -120,17 +131,20 @@ fn a_silent_peer_is_returned_until_its_last_heartbeat_plus_ttl_and_never_after()
     // register or heartbeat: the quitter's last heartbeat was the one sent
     // at 41 s, the crashed ethic's at 63 s, the phoenix's first
     // incarnation's at 54 s (20 s after its register at 34 s).
-    let by_node: BTreeMap<NodeId, (Instant, Instant)> = expiries
-        .iter()
-        .map(|(node, _, last, at)| (*node, (*last, *at)))
-        .collect();
+    let by_node: BTreeMap<NodeId, (Instant, Instant)> =
+        expiries.iter().map(|e| (e.node, (e.last, e.at))).collect();
     assert_eq!(expiries.len(), 3, "{expiries:?}");
     assert_eq!(by_node[&QUITTER], (ms(41_030), ms(101_030)));
     assert_eq!(by_node[&ETHIC], (ms(63_030), ms(123_030)));
     assert_eq!(by_node[&PHOENIX], (ms(54_030), ms(114_030)));
     // The rule, answer by answer: a registration is returned from its
     // last refresh until that + TTL, and never after.
-    for (node, _, last, expired_at) in &expiries {
+    for Expiry {
+        node,
+        last,
+        at: expired_at,
+    } in &expiries
+    {
         assert_eq!(*expired_at, *last + TTL);
         for a in &answers {
             let returned = a
