@@ -181,6 +181,28 @@ pub struct TransportRow {
     pub outcome: String,
 }
 
+/// One discover request answered 200: a row of `discovery.csv`. The
+/// staleness columns are empty when no returned peer was stale.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveryRow {
+    /// The request's message id.
+    pub message: u64,
+    /// The client that asked.
+    pub node: u32,
+    /// When the registry took its view (the response's `timestamp`).
+    pub as_of_ns: u64,
+    /// When the response arrived.
+    pub received_ns: u64,
+    /// Peers returned.
+    pub returned: u32,
+    /// Of those, peers that were dead.
+    pub stale: u32,
+    /// Their mean staleness, in seconds.
+    pub staleness_mean_s: Option<f64>,
+    /// Their largest staleness, in seconds.
+    pub staleness_max_s: Option<f64>,
+}
+
 /// A fault applied during the run: a row of `faults.csv`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRow {
@@ -210,6 +232,9 @@ pub struct RunData {
     /// Transport managers' messages (`transports.csv`, written only when
     /// some node runs one).
     pub transports: Vec<TransportRow>,
+    /// Answered discovers (`discovery.csv`, written where the summary has
+    /// discovery figures).
+    pub discovery: Vec<DiscoveryRow>,
     /// The scenario file's text (`scenario.ron`).
     pub scenario_text: String,
 }
@@ -230,6 +255,8 @@ pub mod files {
     pub const LOOKUPS: &str = "lookups.csv";
     /// Transport managers' messages.
     pub const TRANSPORTS: &str = "transports.csv";
+    /// Answered discovers.
+    pub const DISCOVERY: &str = "discovery.csv";
     /// A copy of the scenario file the run used.
     pub const SCENARIO: &str = "scenario.ron";
     /// The HTML report.
@@ -274,6 +301,7 @@ impl RunData {
             faults: read_csv(&dir.join(files::FAULTS))?,
             lookups: read_csv(&dir.join(files::LOOKUPS))?,
             transports: read_optional_csv(&dir.join(files::TRANSPORTS))?,
+            discovery: read_optional_csv(&dir.join(files::DISCOVERY))?,
             scenario_text: read(&dir.join(files::SCENARIO))?,
         })
     }
@@ -290,6 +318,9 @@ impl RunData {
         write_csv(&dir.join(files::LOOKUPS), &self.lookups)?;
         if !self.transports.is_empty() {
             write_csv(&dir.join(files::TRANSPORTS), &self.transports)?;
+        }
+        if self.summary.discovery.is_some() {
+            write_csv(&dir.join(files::DISCOVERY), &self.discovery)?;
         }
         write_atomic(&dir.join(files::SCENARIO), |w| {
             w.write_all(self.scenario_text.as_bytes())
@@ -383,6 +414,19 @@ impl Table for TransportRow {
         "via",
         "latency_ms",
         "outcome",
+    ];
+}
+
+impl Table for DiscoveryRow {
+    const HEADER: &'static [&'static str] = &[
+        "message",
+        "node",
+        "as_of_ns",
+        "received_ns",
+        "returned",
+        "stale",
+        "staleness_mean_s",
+        "staleness_max_s",
     ];
 }
 
@@ -613,6 +657,8 @@ pub(crate) fn sample_run() -> RunData {
             },
             energy: crate::summary::EnergyJson::default(),
             transports: crate::summary::TransportsJson::default(),
+            discovery: None,
+            signaling: None,
             packets_sent: 1045,
             bytes_sent: 550_000,
             events: 5000,
@@ -682,6 +728,7 @@ pub(crate) fn sample_run() -> RunData {
                 success: None,
             },
         ],
+        discovery: Vec::new(),
     }
 }
 
@@ -716,6 +763,57 @@ mod tests {
         assert_eq!(derived(&run.faults[0]), FaultRow::HEADER.join(","));
         assert_eq!(derived(&run.transports[0]), TransportRow::HEADER.join(","));
         assert!(NodeRow::HEADER.ends_with(&["energy_j", "battery"]));
+        let row = DiscoveryRow {
+            message: 1,
+            node: 2,
+            as_of_ns: 3,
+            received_ns: 4,
+            returned: 5,
+            stale: 0,
+            staleness_mean_s: None,
+            staleness_max_s: None,
+        };
+        assert_eq!(derived(&row), DiscoveryRow::HEADER.join(","));
+    }
+
+    #[test]
+    fn discovery_csv_is_written_and_read_only_with_discovery_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = sample_run();
+        run.write_tables(dir.path()).unwrap();
+        assert!(!dir.path().join(files::DISCOVERY).exists());
+        assert_eq!(RunData::load(dir.path()).unwrap(), run);
+
+        run.summary.discovery = Some(crate::summary::DiscoveryJson {
+            discovers: 2,
+            answered: 2,
+            success_ratio: 1.0,
+            ..Default::default()
+        });
+        run.discovery = vec![
+            DiscoveryRow {
+                message: 7,
+                node: 1,
+                as_of_ns: 10_000,
+                received_ns: 12_000,
+                returned: 3,
+                stale: 1,
+                staleness_mean_s: Some(12.5),
+                staleness_max_s: Some(12.5),
+            },
+            DiscoveryRow {
+                message: 8,
+                node: 2,
+                as_of_ns: 20_000,
+                received_ns: 21_000,
+                returned: 3,
+                stale: 0,
+                staleness_mean_s: None,
+                staleness_max_s: None,
+            },
+        ];
+        run.write_tables(dir.path()).unwrap();
+        assert_eq!(RunData::load(dir.path()).unwrap(), run);
     }
 
     #[test]

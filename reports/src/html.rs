@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic::write_atomic;
 use crate::charts::Chart;
 use crate::data::{files, NodeRow, RunData};
+use crate::summary::{DiscoveryJson, LatencyMs, SignalingJson};
 
 /// The page's style sheet: one readable column, dark on light, printable.
 const CSS: &str = r#"
@@ -422,6 +423,15 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
         card_end(out)?;
     }
 
+    // Only where the scenario runs them (summary.json leaves them out
+    // otherwise).
+    if let Some(d) = &s.discovery {
+        discovery_cards(out, d)?;
+    }
+    if let Some(g) = &s.signaling {
+        signaling_card(out, g)?;
+    }
+
     card_start(out, "Drops by cause")?;
     if s.drops.is_empty() {
         writeln!(out, r#"<tr><td class="none">none recorded</td></tr>"#)?;
@@ -499,6 +509,191 @@ fn summary_tables(out: &mut String, run: &RunData) -> fmt::Result {
     card_end(out)?;
 
     writeln!(out, "</div>")
+}
+
+/// A row per number, each tied to its `summary.json` key.
+fn int_rows(out: &mut String, rows: &[(&str, &str, u64)]) -> fmt::Result {
+    for &(label, key, v) in rows {
+        number_row(out, label, Some((key, Exact::Int(v))), &group_digits(v))?;
+    }
+    Ok(())
+}
+
+fn float_rows(out: &mut String, rows: &[(&str, &str, f64)]) -> fmt::Result {
+    for &(label, key, v) in rows {
+        number_row(out, label, Some((key, Exact::Float(v))), &friendly(v))?;
+    }
+    Ok(())
+}
+
+fn ratio_rows(out: &mut String, rows: &[(&str, &str, f64)]) -> fmt::Result {
+    for &(label, key, v) in rows {
+        number_row(out, label, Some((key, Exact::Float(v))), &percent(v))?;
+    }
+    Ok(())
+}
+
+/// The five figures of a [`LatencyMs`] under `key`.
+fn percentile_rows(out: &mut String, what: &str, key: &str, l: &LatencyMs) -> fmt::Result {
+    for (name, v) in [
+        ("p50", l.p50),
+        ("p90", l.p90),
+        ("p99", l.p99),
+        ("mean", l.mean),
+        ("max", l.max),
+    ] {
+        let label = format!("{what} {name} (ms)");
+        number_row(
+            out,
+            &label,
+            Some((&format!("{key}.{name}"), Exact::Float(v))),
+            &friendly(v),
+        )?;
+    }
+    Ok(())
+}
+
+/// The discovery figures: what the clients got, then what the registry
+/// did and cost.
+fn discovery_cards(out: &mut String, d: &DiscoveryJson) -> fmt::Result {
+    card_start(out, "Discovery")?;
+    int_rows(
+        out,
+        &[
+            ("Discovers", "discovery.discovers", d.discovers),
+            ("Answered", "discovery.answered", d.answered),
+            ("Unavailable (503)", "discovery.unavailable", d.unavailable),
+            ("Timed out", "discovery.timed_out", d.timed_out),
+            ("Peers returned", "discovery.returned", d.returned),
+            ("Stale returns", "discovery.stale_returns", d.stale_returns),
+            ("Deaths", "discovery.deaths", d.deaths),
+            ("Expired", "discovery.expired", d.expired),
+        ],
+    )?;
+    ratio_rows(
+        out,
+        &[
+            ("Success ratio", "discovery.success_ratio", d.success_ratio),
+            ("Stale share", "discovery.stale_share", d.stale_share),
+        ],
+    )?;
+    percentile_rows(out, "Staleness", "discovery.staleness_ms", &d.staleness_ms)?;
+    card_end(out)?;
+
+    card_start(out, "Registry")?;
+    let served = &d.served;
+    int_rows(
+        out,
+        &[
+            ("Served", "discovery.served.total", served.total),
+            ("Register", "discovery.served.register", served.register),
+            ("Heartbeat", "discovery.served.heartbeat", served.heartbeat),
+            ("Discover", "discovery.served.discover", served.discover),
+            ("Health", "discovery.served.health", served.health),
+            ("Rejected (503)", "discovery.rejected", d.rejected),
+            ("Cold starts", "discovery.cold_starts", d.cold_starts),
+        ],
+    )?;
+    let month = &d.monthly_cost_usd;
+    float_rows(
+        out,
+        &[
+            ("Requests/s", "discovery.requests_per_s", d.requests_per_s),
+            (
+                "Queue wait mean (ms)",
+                "discovery.queue_wait_ms.mean",
+                d.queue_wait_ms.mean,
+            ),
+            (
+                "Queue wait max (ms)",
+                "discovery.queue_wait_ms.max",
+                d.queue_wait_ms.max,
+            ),
+            ("Cost of the run ($)", "discovery.cost_usd", d.cost_usd),
+            (
+                "Per month ($)",
+                "discovery.monthly_cost_usd.total",
+                month.total,
+            ),
+            (
+                "Gateway per month ($)",
+                "discovery.monthly_cost_usd.gateway",
+                month.gateway,
+            ),
+            (
+                "Function per month ($)",
+                "discovery.monthly_cost_usd.function",
+                month.function,
+            ),
+            (
+                "Database per month ($)",
+                "discovery.monthly_cost_usd.database",
+                month.database,
+            ),
+        ],
+    )?;
+    card_end(out)
+}
+
+fn signaling_card(out: &mut String, g: &SignalingJson) -> fmt::Result {
+    card_start(out, "Signaling")?;
+    let removed = &g.removed;
+    int_rows(
+        out,
+        &[
+            ("Joins", "signaling.joins", g.joins),
+            ("Refused (429)", "signaling.refused", g.refused),
+            (
+                "Join timed out",
+                "signaling.join_timed_out",
+                g.join_timed_out,
+            ),
+            ("Connects", "signaling.connects", g.connects),
+            (
+                "Channels opened",
+                "signaling.channels_opened",
+                g.channels_opened,
+            ),
+            ("Set-ups failed", "signaling.setup_failed", g.setup_failed),
+            (
+                "Direct messages",
+                "signaling.direct_messages",
+                g.direct_messages,
+            ),
+            ("Direct bytes", "signaling.direct_bytes", g.direct_bytes),
+            ("No channel", "signaling.no_channel", g.no_channel),
+            ("Relayed", "signaling.relayed", g.relayed),
+            ("Removed: left", "signaling.removed.left", removed.left),
+            (
+                "Removed: closed",
+                "signaling.removed.closed",
+                removed.closed,
+            ),
+            (
+                "Removed: idle timeout",
+                "signaling.removed.idle_timeout",
+                removed.idle_timeout,
+            ),
+            (
+                "Removed: replaced",
+                "signaling.removed.replaced",
+                removed.replaced,
+            ),
+        ],
+    )?;
+    ratio_rows(
+        out,
+        &[("Connect ratio", "signaling.connect_ratio", g.connect_ratio)],
+    )?;
+    float_rows(
+        out,
+        &[
+            ("Join mean (ms)", "signaling.join_ms.mean", g.join_ms.mean),
+            ("Join max (ms)", "signaling.join_ms.max", g.join_ms.max),
+        ],
+    )?;
+    percentile_rows(out, "Set-up", "signaling.setup_ms", &g.setup_ms)?;
+    card_end(out)
 }
 
 pub(crate) fn charts_section(out: &mut String, charts: &[Chart]) -> fmt::Result {
@@ -994,6 +1189,49 @@ mod tests {
         ));
         assert!(html.contains(r#"<td class="num">150</td><td class="num">30 %</td></tr>"#));
         assert!(html.contains(r#"<td class="num">510</td><td class="num">41.67 %</td></tr>"#));
+    }
+
+    #[test]
+    fn discovery_and_signaling_figures_are_shown_only_where_run() {
+        let plain = render_report(&sample_run(), &fake_charts(), "0.1.0");
+        for absent in ["data-key=\"discovery.", "data-key=\"signaling."] {
+            assert!(!plain.contains(absent), "{absent:?} in a plain run");
+        }
+        let mut run = sample_run();
+        run.summary.discovery = Some(crate::summary::DiscoveryJson {
+            discovers: 10,
+            answered: 9,
+            success_ratio: 0.9,
+            returned: 90,
+            stale_returns: 3,
+            stale_share: 3.0 / 90.0,
+            monthly_cost_usd: crate::summary::CostJson {
+                gateway: 1.5,
+                total: 1.5,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        run.summary.signaling = Some(crate::summary::SignalingJson {
+            joins: 4,
+            connects: 2,
+            channels_opened: 2,
+            connect_ratio: 1.0,
+            ..Default::default()
+        });
+        // Every figure of both objects is on the page, exactly.
+        assert_page_matches_summary_json(&run);
+        let html = render_report(&run, &fake_charts(), "0.1.0");
+        for card in [
+            "<h3>Discovery</h3>",
+            "<h3>Registry</h3>",
+            "<h3>Signaling</h3>",
+        ] {
+            assert!(html.contains(card), "no {card}");
+        }
+        assert!(html.contains(
+            r#"<th scope="row">Stale returns</th><td class="num" data-key="discovery.stale_returns" data-value="3">3</td>"#
+        ));
     }
 
     #[test]

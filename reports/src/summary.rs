@@ -11,7 +11,7 @@ use crate::atomic::write_atomic;
 use crate::data::{NodeRow, TransportRow};
 
 /// Latency percentiles in milliseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyMs {
     /// Median.
     pub p50: f64,
@@ -195,6 +195,139 @@ impl TransportsJson {
     }
 }
 
+/// Requests by endpoint of the discovery registry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestsJson {
+    /// `POST /register`.
+    pub register: u64,
+    /// `POST /heartbeat`.
+    pub heartbeat: u64,
+    /// `GET /discover`.
+    pub discover: u64,
+    /// `GET /health`.
+    pub health: u64,
+    /// All four.
+    pub total: u64,
+}
+
+/// A cost in US dollars, by service and in all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostJson {
+    /// API Gateway.
+    pub gateway: f64,
+    /// Lambda: invocations and compute.
+    pub function: f64,
+    /// DynamoDB.
+    pub database: f64,
+    /// All three.
+    pub total: f64,
+}
+
+/// Mean and largest of a set of durations, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeanMaxMs {
+    /// Mean (0 when there is none).
+    pub mean: f64,
+    /// Largest (0 when there is none).
+    pub max: f64,
+}
+
+/// What the discovery registries and their clients did: present in
+/// `summary.json` only where the scenario runs discovery.
+///
+/// A returned peer is *stale* when the peer behind it had stopped keeping
+/// its registration alive (it stopped heartbeating, crashed or ran out of
+/// battery) by the time the registry answered; its staleness is the
+/// response's `as_of` minus that time (`scenarios::services` has the rule).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveryJson {
+    /// Discover requests issued.
+    pub discovers: u64,
+    /// Discovers answered 200.
+    pub answered: u64,
+    /// `answered / discovers` (0 when none was issued).
+    pub success_ratio: f64,
+    /// Discovers answered 503: the registry's queue was full.
+    pub unavailable: u64,
+    /// Discovers that got no answer within the client's request timeout.
+    pub timed_out: u64,
+    /// Peers returned, over all answers.
+    pub returned: u64,
+    /// Returned peers that were dead.
+    pub stale_returns: u64,
+    /// `stale_returns / returned` (0 when nothing was returned).
+    pub stale_share: f64,
+    /// The staleness of the stale returns.
+    pub staleness_ms: LatencyMs,
+    /// Clients whose heartbeats ended (stopped, crashed, battery empty).
+    pub deaths: u64,
+    /// Registrations the TTL removed.
+    pub expired: u64,
+    /// Requests the registries served, by endpoint.
+    pub served: RequestsJson,
+    /// Requests answered 503 because the queue was full.
+    pub rejected: u64,
+    /// Served requests per second of simulated time.
+    pub requests_per_s: f64,
+    /// How long served requests waited in the registries' queues.
+    pub queue_wait_ms: MeanMaxMs,
+    /// Requests that paid a cold start.
+    pub cold_starts: u64,
+    /// What the registries' usage cost over the run, in dollars.
+    pub cost_usd: f64,
+    /// The same extrapolated to a 30-day month, by service.
+    pub monthly_cost_usd: CostJson,
+}
+
+/// Signaling servers' removals of joined peers, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RemovedJson {
+    /// They said `leave`.
+    pub left: u64,
+    /// Their connection closed.
+    pub closed: u64,
+    /// Nothing arrived from them for the idle timeout (2 h by default).
+    pub idle_timeout: u64,
+    /// Another connection joined with their id.
+    pub replaced: u64,
+}
+
+/// What the signaling servers and peers did: present in `summary.json`
+/// only where the scenario runs signaling. Connection set-up is also the
+/// run's message latency (a `Connect` is a message, its channel opening
+/// the delivery).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalingJson {
+    /// Joins completed (the bootstrap list arrived).
+    pub joins: u64,
+    /// From `Join` to the bootstrap list.
+    pub join_ms: MeanMaxMs,
+    /// Joins refused with HTTP 429 (the server's connection limit).
+    pub refused: u64,
+    /// Joins that did not complete within the set-up timeout.
+    pub join_timed_out: u64,
+    /// `Connect` attempts.
+    pub connects: u64,
+    /// Attempts whose data channel opened.
+    pub channels_opened: u64,
+    /// `channels_opened / connects` (0 when none was attempted).
+    pub connect_ratio: f64,
+    /// Attempts that failed (timed out, or the peer was unknown).
+    pub setup_failed: u64,
+    /// Set-up time of the opened channels, `Connect` to channel open.
+    pub setup_ms: LatencyMs,
+    /// Messages that arrived on direct channels.
+    pub direct_messages: u64,
+    /// Their bytes.
+    pub direct_bytes: u64,
+    /// `SendDirect`s that named a peer without an open channel.
+    pub no_channel: u64,
+    /// Offers, answers and candidates the servers relayed.
+    pub relayed: u64,
+    /// Joined peers removed, by reason.
+    pub removed: RemovedJson,
+}
+
 /// The contents of `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -226,6 +359,12 @@ pub struct RunSummary {
     /// `summary.json` otherwise.
     #[serde(default, skip_serializing_if = "TransportsJson::is_unused")]
     pub transports: TransportsJson,
+    /// Discovery, where the scenario runs it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryJson>,
+    /// Signaling, where the scenario runs it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signaling: Option<SignalingJson>,
     /// Datagrams sent.
     pub packets_sent: u64,
     /// Bytes sent.
@@ -296,6 +435,8 @@ impl RunSummary {
             lookups: LookupsJson::from(&s.lookups),
             energy: EnergyJson::from_nodes(nodes),
             transports: TransportsJson::default(),
+            discovery: None,
+            signaling: None,
             packets_sent: s.packets_sent,
             bytes_sent: s.bytes_sent,
             events,

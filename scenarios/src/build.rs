@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use protocols::ble_mesh::{BleMesh, BleMeshConfig};
 use protocols::dht::{Dht, WarmStart};
+use protocols::discovery::{Discovery, DiscoveryCommand};
 use protocols::flood::{Flood, FloodConfig};
 use protocols::gossip::{Gossip, GossipCommand, GossipConfig, TopicId};
 use protocols::libp2p::{Libp2pNode, Role};
 use protocols::ping::Ping;
+use protocols::signaling::{self, SignalingCommand, SignalingConfig, SignalingNode};
 use protocols::transport::Over;
 use protocols::transport_manager::{transport_of, DeviceType, TransportKind};
 use rand::RngCore;
@@ -30,7 +32,7 @@ use crate::schema::{
     ActionSpec, DeviceSpec, FaultKind, FaultSpec, GroupSpec, MobilitySpec, NetworkSpec, Placement,
     ProtocolSpec, RadioCost, RadioKind, Scenario, Target,
 };
-use crate::stack::{Stack, StartUp};
+use crate::stack::{DiscoveryStack, SignalingStack, Stack, StartUp};
 use crate::transport::{Node, TransportSpec};
 use crate::workload::{DhtOp, Job, Workload};
 
@@ -179,10 +181,12 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
     }
 
     let end = Instant::ZERO + s.duration;
+    // `None`: one of the sender's open channels, chosen by the node.
     let targets = |to: &Target| match to {
-        Target::Random => 0..n,
-        Target::Group(g) => layout.range(group_index(s, g)),
-        Target::Node(id) => *id..*id + 1,
+        Target::Random => Some(0..n),
+        Target::Group(g) => Some(layout.range(group_index(s, g))),
+        Target::Node(id) => Some(*id..*id + 1),
+        Target::Connected => None,
     };
     for (i, w) in s.workload.iter().enumerate() {
         let senders = layout.range(group_index(s, &w.group));
@@ -198,9 +202,10 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
                     ProtocolSpec::BleMesh(_)
                 ),
             },
+            // Validation allows `Connected` only for SendDirect.
             ActionSpec::Send { size, to } => Job::Send {
                 size: clamp_u32(size.0),
-                targets: targets(to),
+                targets: targets(to).unwrap_or_default(),
             },
             ActionSpec::Publish { topic, size } => Job::Publish {
                 topic: TopicId(*topic),
@@ -223,6 +228,28 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
                 libp2p: runs_libp2p,
             },
             ActionSpec::Ping { size, to } => Job::Ping {
+                size: clamp_u32(size.0),
+                targets: targets(to).unwrap_or_default(),
+            },
+            ActionSpec::Register {
+                archetypes,
+                metadata_size,
+            } => Job::Discovery(DiscoveryCommand::Register {
+                archetypes: archetypes.clone(),
+                metadata_size: clamp_u32(metadata_size.0),
+            }),
+            ActionSpec::Discover { archetype } => Job::Discovery(DiscoveryCommand::Discover {
+                archetype: archetype.clone(),
+            }),
+            ActionSpec::Health => Job::Discovery(DiscoveryCommand::Health),
+            ActionSpec::StopHeartbeats => Job::Discovery(DiscoveryCommand::StopHeartbeats),
+            ActionSpec::Join => Job::Signaling(SignalingCommand::Join),
+            ActionSpec::Leave => Job::Signaling(SignalingCommand::Leave),
+            ActionSpec::GoSilent => Job::Signaling(SignalingCommand::GoSilent),
+            ActionSpec::Connect { to } => Job::Connect {
+                targets: targets(to).unwrap_or_default(),
+            },
+            ActionSpec::SendDirect { size, to } => Job::SendDirect {
                 size: clamp_u32(size.0),
                 targets: targets(to),
             },
@@ -574,6 +601,9 @@ fn node_builder(
             .map(|b| layout.range(group_index(s, b)).map(NodeId).collect())
             .unwrap_or_default()
     };
+    // Each group's protocol, and the nodes it starts from: the bootstrap
+    // nodes of DHT and libp2p nodes, the servers of discovery clients and
+    // signaling peers (none for the servers themselves).
     let groups: Vec<(ProtocolSpec, Vec<NodeId>)> = s
         .groups
         .iter()
@@ -581,6 +611,8 @@ fn node_builder(
             let bootstrap = match &g.protocol {
                 ProtocolSpec::Dht(d) => bootstrap_of(&d.bootstrap),
                 ProtocolSpec::Libp2p(l) => bootstrap_of(&Some(l.bootstrap.clone())),
+                ProtocolSpec::Discovery(d) => bootstrap_of(&d.server),
+                ProtocolSpec::Signaling(sg) => bootstrap_of(&sg.server),
                 _ => Vec::new(),
             };
             (g.protocol.clone(), bootstrap)
@@ -604,6 +636,12 @@ fn node_builder(
                 .copied()
                 .filter(|&b| b != id)
                 .collect::<Vec<_>>()
+        };
+        // A client's server: the `k`-th node of a group is served by its
+        // server group's node `k mod count`.
+        let server = || {
+            let k = (id.0 - layout.range(group).start) as usize;
+            bootstrap.get(k % bootstrap.len().max(1)).copied()
         };
         let seq = rng.next_u32();
         let stack = match protocol {
@@ -661,6 +699,34 @@ fn node_builder(
                 Stack::BleMesh(Box::new(
                     BleMesh::new(id, config, rng).with_initial_seq(seq),
                 ))
+            }
+            // A rebuilt client draws a fresh peer id and first request id
+            // from its incarnation's stream: its old registration lingers
+            // under the old id until the TTL, as a restarted browser's would.
+            ProtocolSpec::Discovery(d) => {
+                let node = match server() {
+                    None => Discovery::server(id, &d.config),
+                    Some(server) => {
+                        Discovery::client(id, server, &d.config, &mut rng).with_initial_seq(seq)
+                    }
+                };
+                Stack::Discovery(Box::new(DiscoveryStack::new(node)))
+            }
+            ProtocolSpec::Signaling(sg) => {
+                let config = match server() {
+                    None => SignalingConfig {
+                        role: signaling::Role::Server,
+                        ..sg.config
+                    },
+                    Some(server) => SignalingConfig {
+                        role: signaling::Role::Peer,
+                        server: server.0,
+                        ..sg.config
+                    },
+                };
+                Stack::Signaling(Box::new(SignalingStack::new(SignalingNode::new(
+                    id, config, rng,
+                ))))
             }
         };
         match &transports[group] {

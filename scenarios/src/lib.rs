@@ -12,6 +12,8 @@
 //!   over a [`transport`]: HTX or QUIC), the [`workload`] sources and the
 //!   faults;
 //! - [`run`]: running it and collecting an [`run::Outcome`];
+//! - [`services`]: what discovery registries and signaling servers did
+//!   (staleness, load, cost, joins, set-up times), from the run's events;
 //! - [`results`]: the outcome as the report's tables ([`reports::RunData`]);
 //! - [`trace_file`]: `--trace FILE`, the ordered event log as CSV;
 //! - [`sweep`]: `p2psim sweep` and `p2psim merge`: a scenario's parameters ×
@@ -45,6 +47,7 @@ pub mod network;
 pub mod results;
 pub mod run;
 pub mod schema;
+pub mod services;
 pub mod stack;
 pub mod sweep;
 pub mod trace_file;

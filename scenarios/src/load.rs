@@ -8,6 +8,8 @@ use ron::extensions::Extensions;
 use ron::Options;
 use sim_core::network::{AccessClass, InternetConfig, RadioConfig};
 
+use protocols::signaling::SignalingConfig;
+
 use crate::error::{Locator, ScenarioError};
 use crate::schema::{
     ActionSpec, Arrivals, FaultKind, FaultSpec, GroupSpec, KeySpec, MobilitySpec, NetworkSpec,
@@ -263,6 +265,71 @@ fn check_transports(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError>
     Ok(())
 }
 
+/// A discovery or signaling group's `server`: a group of the same protocol
+/// that is itself a server; and the role and server index inside `config`,
+/// which the scenario sets, left at their defaults.
+fn check_server(
+    s: &Scenario,
+    g: &GroupSpec,
+    at: &Locator<'_>,
+    known_group: &dyn Fn(&str, &str) -> Result<(), ScenarioError>,
+) -> Result<(), ScenarioError> {
+    let (server, set_inside) = match &g.protocol {
+        ProtocolSpec::Discovery(d) => (d.server.as_deref(), None),
+        ProtocolSpec::Signaling(sg) => {
+            let defaults = SignalingConfig::default();
+            let field = if sg.config.role != defaults.role {
+                Some("role")
+            } else if sg.config.server != defaults.server {
+                Some("server")
+            } else {
+                None
+            };
+            (sg.server.as_deref(), field)
+        }
+        _ => return Ok(()),
+    };
+    if let Some(field) = set_inside {
+        return Err(at.error(
+            "config",
+            None,
+            format!(
+                "group {:?}: the scenario sets `config.{field}`; name the server's group in \
+                 `server:` (or leave it out for the server group) instead",
+                g.name
+            ),
+        ));
+    }
+    let Some(name) = server else {
+        return Ok(());
+    };
+    known_group("server", name)?;
+    let shown = format!("{name:?}");
+    let target = s.groups.iter().find(|x| x.name == name).expect("checked");
+    let serves = match &target.protocol {
+        ProtocolSpec::Discovery(d) => {
+            matches!(g.protocol, ProtocolSpec::Discovery(_)) && d.server.is_none()
+        }
+        ProtocolSpec::Signaling(sg) => {
+            matches!(g.protocol, ProtocolSpec::Signaling(_)) && sg.server.is_none()
+        }
+        _ => false,
+    };
+    if !serves {
+        return Err(at.error(
+            "server",
+            Some(&shown),
+            format!(
+                "server group {shown} is not a {} server; expected a group that runs {} \
+                 with no `server` of its own",
+                g.protocol.name(),
+                g.protocol.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The checks RON's types cannot express.
 pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
     if s.name.is_empty()
@@ -361,6 +428,8 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 .gossip
                 .validate()
                 .and_then(|()| spec.node.dht.validate()),
+            ProtocolSpec::Discovery(spec) => spec.config.validate(),
+            ProtocolSpec::Signaling(spec) => spec.config.validate(),
             _ => Ok(()),
         };
         let field = match g.protocol {
@@ -374,6 +443,7 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
             ProtocolSpec::Libp2p(l) => (Some(l.bootstrap.as_str()), "Libp2p"),
             _ => (None, ""),
         };
+        check_server(s, g, at, &known_group)?;
         if let Some(b) = bootstrap {
             known_group("bootstrap", b)?;
             let runs = group(b).expect("checked").protocol.name();
@@ -504,6 +574,21 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                     ActionSpec::Lookup { .. } | ActionSpec::Put { .. } | ActionSpec::Provide { .. },
                     ProtocolSpec::Dht(_) | ProtocolSpec::Libp2p(_)
                 )
+                | (
+                    ActionSpec::Register { .. }
+                        | ActionSpec::Discover { .. }
+                        | ActionSpec::Health
+                        | ActionSpec::StopHeartbeats,
+                    ProtocolSpec::Discovery(_)
+                )
+                | (
+                    ActionSpec::Join
+                        | ActionSpec::Connect { .. }
+                        | ActionSpec::SendDirect { .. }
+                        | ActionSpec::Leave
+                        | ActionSpec::GoSilent,
+                    ProtocolSpec::Signaling(_)
+                )
         );
         if !fits {
             return Err(at.error(
@@ -511,6 +596,23 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 None,
                 format!(
                     "group {:?} runs {}, which cannot do this action",
+                    w.group,
+                    sender.protocol.name()
+                ),
+            ));
+        }
+        let server_group = match &sender.protocol {
+            ProtocolSpec::Discovery(d) => d.server.is_none(),
+            ProtocolSpec::Signaling(sg) => sg.server.is_none(),
+            _ => false,
+        };
+        if server_group {
+            return Err(at.error(
+                "action",
+                None,
+                format!(
+                    "group {:?} is a {} server, which takes no commands; give the action \
+                     to a group of its clients",
                     w.group,
                     sender.protocol.name()
                 ),
@@ -524,11 +626,24 @@ pub fn validate(s: &Scenario, at: &Locator<'_>) -> Result<(), ScenarioError> {
                 return Err(at.error("key", None, "a key set of at least one key"));
             }
         }
-        if let ActionSpec::Ping { to, .. } | ActionSpec::Send { to, .. } = &w.action {
+        if let ActionSpec::Ping { to, .. }
+        | ActionSpec::Send { to, .. }
+        | ActionSpec::Connect { to }
+        | ActionSpec::SendDirect { to, .. } = &w.action
+        {
             match to {
                 Target::Random => {}
                 Target::Group(g) => known_group("to", g)?,
                 Target::Node(id) => node_in_range("to", *id)?,
+                Target::Connected if matches!(w.action, ActionSpec::SendDirect { .. }) => {}
+                Target::Connected => {
+                    return Err(at.error(
+                        "Connected",
+                        None,
+                        "`to: Connected` (an open direct channel) is for SendDirect only; \
+                         expected Random, Group(name) or Node(id)",
+                    ))
+                }
             }
         }
         match w.arrivals {

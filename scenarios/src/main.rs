@@ -217,7 +217,7 @@ fn run_command(
         .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
     reports::publish(&dir, env!("CARGO_PKG_VERSION")).map_err(|e| Failure::Other(e.to_string()))?;
     if !quiet {
-        print!("{}", render(&outcome, &dir));
+        print!("{}", render(&outcome, &data.summary, &dir));
     }
     Ok(())
 }
@@ -375,7 +375,7 @@ impl Progress {
     }
 }
 
-fn render(o: &Outcome, dir: &Path) -> String {
+fn render(o: &Outcome, summary: &reports::RunSummary, dir: &Path) -> String {
     let s = &o.summary;
     let mut t = String::new();
     let _ = writeln!(
@@ -411,6 +411,48 @@ fn render(o: &Outcome, dir: &Path) -> String {
             lk.requests_mean,
             lk.latency.p50,
             lk.latency.p99
+        );
+    }
+    if let Some(d) = &summary.discovery {
+        let _ = writeln!(
+            t,
+            "discovery {} discovers  answered {} ({:.4})  returned {}  stale {} ({:.4})  staleness s mean {:.1} max {:.1}",
+            d.discovers,
+            d.answered,
+            d.success_ratio,
+            d.returned,
+            d.stale_returns,
+            d.stale_share,
+            d.staleness_ms.mean / 1e3,
+            d.staleness_ms.max / 1e3
+        );
+        let _ = writeln!(
+            t,
+            "registry served {} ({:.2}/s: register {} heartbeat {} discover {} health {})  rejected {}  cost ${:.4}, ${:.2}/month",
+            d.served.total,
+            d.requests_per_s,
+            d.served.register,
+            d.served.heartbeat,
+            d.served.discover,
+            d.served.health,
+            d.rejected,
+            d.cost_usd,
+            d.monthly_cost_usd.total
+        );
+    }
+    if let Some(g) = &summary.signaling {
+        let _ = writeln!(
+            t,
+            "signaling joins {}  refused {}  connects {}  opened {} ({:.4})  setup ms p50 {:.3} p99 {:.3}  direct messages {}  idle removals {}",
+            g.joins,
+            g.refused,
+            g.connects,
+            g.channels_opened,
+            g.connect_ratio,
+            g.setup_ms.p50,
+            g.setup_ms.p99,
+            g.direct_messages,
+            g.removed.idle_timeout
         );
     }
     let drops: Vec<String> = s

@@ -4,15 +4,21 @@ use std::collections::BTreeMap;
 
 use protocols::transport::Layered;
 use protocols::transport_manager::TmNote;
-use reports::data::{DeliveryRow, FaultRow, IntervalRow, LookupRow, NodeRow, TransportRow};
-use reports::summary::TransportsJson;
+use reports::data::{
+    DeliveryRow, DiscoveryRow, FaultRow, IntervalRow, LookupRow, NodeRow, TransportRow,
+};
+use reports::summary::{
+    CostJson, DiscoveryJson, LatencyMs, MeanMaxMs, RemovedJson, RequestsJson, SignalingJson,
+    TransportsJson,
+};
 use reports::{RunData, RunSummary};
-use sim_core::metrics::{nearest_rank, TimeSeries};
+use sim_core::metrics::{nearest_rank, LatencySummary, TimeSeries};
 use sim_core::{DropCause, Duration, Instant, Metrics, NodeId, TraceKind, TraceRecord};
 
 use crate::build::Layout;
 use crate::run::Outcome;
 use crate::schema::Scenario;
+use crate::services::{DiscoveryFigures, SignalingFigures};
 use crate::transport::{NodeEvent, TransportNote};
 
 /// The interval of `timeseries.csv`: the scenario's `output.interval`, or
@@ -83,6 +89,12 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
         outcome.wall_s,
     );
     summary.transports = TransportsJson::from_rows(&transports);
+    let services = &outcome.services;
+    summary.discovery = services
+        .discovery
+        .as_ref()
+        .map(|d| discovery_json(d, outcome.duration));
+    summary.signaling = services.signaling.as_ref().map(signaling_json);
     RunData {
         summary,
         deliveries,
@@ -108,6 +120,11 @@ pub fn run_data(outcome: &Outcome, scenario: &Scenario, text: &str) -> RunData {
             })
             .collect(),
         transports,
+        discovery: services
+            .discovery
+            .as_ref()
+            .map(discovery_rows)
+            .unwrap_or_default(),
         scenario_text: text.to_string(),
     }
 }
@@ -186,6 +203,119 @@ fn transport_rows(notes: &[(Instant, NodeId, NodeEvent)]) -> Vec<TransportRow> {
         }
     }
     rows
+}
+
+/// `count / of`, or 0 when `of` is 0.
+fn ratio(count: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        count as f64 / of as f64
+    }
+}
+
+/// Percentiles of `durations` in milliseconds.
+fn percentiles_ms(durations: &[Duration]) -> LatencyMs {
+    let mut ns: Vec<u64> = durations.iter().map(|d| d.as_nanos()).collect();
+    ns.sort_unstable();
+    LatencyMs::from(&LatencySummary::from_sorted(&ns))
+}
+
+/// Mean and largest of `durations` in milliseconds.
+fn mean_max_ms(durations: &[Duration]) -> MeanMaxMs {
+    let l = percentiles_ms(durations);
+    MeanMaxMs {
+        mean: l.mean,
+        max: l.max,
+    }
+}
+
+/// The `discovery` object of a run that lasted `duration`.
+fn discovery_json(f: &DiscoveryFigures, duration: Duration) -> DiscoveryJson {
+    let answered = f.responses.len() as u64;
+    let returned = f.returned();
+    let staleness = f.staleness_sorted();
+    let served = &f.served;
+    let cost = |c: &protocols::discovery::Cost| CostJson {
+        gateway: c.gateway,
+        function: c.function,
+        database: c.database,
+        total: c.total(),
+    };
+    DiscoveryJson {
+        discovers: f.discovers,
+        answered,
+        success_ratio: ratio(answered, f.discovers),
+        unavailable: f.unavailable,
+        timed_out: f.timed_out,
+        returned,
+        stale_returns: staleness.len() as u64,
+        stale_share: ratio(staleness.len() as u64, returned),
+        staleness_ms: percentiles_ms(&staleness),
+        deaths: f.deaths,
+        expired: f.expired,
+        served: RequestsJson {
+            register: served.register,
+            heartbeat: served.heartbeat,
+            discover: served.discover,
+            health: served.health,
+            total: served.total(),
+        },
+        rejected: f.rejected.total(),
+        // A scenario lasts longer than zero.
+        requests_per_s: served.total() as f64 / duration.as_secs_f64(),
+        queue_wait_ms: mean_max_ms(&f.queue_waits),
+        cold_starts: f.cold_starts,
+        cost_usd: f.cost.total(),
+        monthly_cost_usd: cost(&f.monthly),
+    }
+}
+
+/// `discovery.csv`: one row per answered discover.
+fn discovery_rows(f: &DiscoveryFigures) -> Vec<DiscoveryRow> {
+    f.responses
+        .iter()
+        .map(|r| {
+            let secs: Vec<f64> = r.stale.iter().map(|d| d.as_secs_f64()).collect();
+            let n = secs.len();
+            DiscoveryRow {
+                message: r.msg,
+                node: r.node.0,
+                as_of_ns: r.as_of.as_nanos(),
+                received_ns: r.at.as_nanos(),
+                returned: r.returned,
+                stale: n as u32,
+                staleness_mean_s: (n > 0).then(|| secs.iter().sum::<f64>() / n as f64),
+                staleness_max_s: secs.iter().copied().reduce(f64::max),
+            }
+        })
+        .collect()
+}
+
+/// The `signaling` object.
+fn signaling_json(f: &SignalingFigures) -> SignalingJson {
+    let opened = f.setups.len() as u64;
+    SignalingJson {
+        joins: f.joins,
+        join_ms: mean_max_ms(&f.join_times),
+        refused: f.refused,
+        join_timed_out: f.join_timed_out,
+        connects: f.connects,
+        channels_opened: opened,
+        connect_ratio: ratio(opened, f.connects),
+        setup_failed: f.setup_failed,
+        setup_ms: percentiles_ms(&f.setups),
+        direct_messages: f.direct_messages,
+        direct_bytes: f.direct_bytes,
+        no_channel: f.no_channel,
+        relayed: f.relayed,
+        removed: RemovedJson {
+            left: f.removed.left,
+            closed: f.removed.closed,
+            idle_timeout: f.removed.idle_timeout,
+            replaced: f.removed.replaced,
+        },
+    }
 }
 
 /// Merges the kernel's per-interval network figures with the message-level

@@ -10,6 +10,8 @@ use crate::build::{build, ScenarioSim};
 use crate::error::{Locator, ScenarioError};
 use crate::results::interval_for;
 use crate::schema::Scenario;
+use crate::services::{needs_events, Services};
+use crate::stack::StackEvent;
 use crate::transport::{NodeEvent, TransportNote, TransportSpec};
 
 /// What one run of a scenario produced.
@@ -25,6 +27,8 @@ pub struct Outcome {
     pub summary: Summary,
     /// Everything the kernel counted.
     pub metrics: Metrics,
+    /// What discovery and signaling groups did (empty without them).
+    pub services: Services,
     /// The trace hash.
     pub trace_hash: TraceHash,
     /// Kernel events processed.
@@ -79,12 +83,12 @@ pub fn finish_with_progress(
 ) -> Outcome {
     let end = Instant::ZERO + scenario.duration;
     sim.record_timeseries(interval_for(scenario));
-    if scenario
+    let managed = scenario
         .groups
         .iter()
-        .any(|g| matches!(g.transport, Some(TransportSpec::Manager(_))))
-    {
-        sim.record_events_where(is_manager_outcome);
+        .any(|g| matches!(g.transport, Some(TransportSpec::Manager(_))));
+    if managed || needs_events(scenario) {
+        sim.record_events_where(is_analysed);
     }
     let slice = scenario
         .duration
@@ -100,13 +104,23 @@ pub fn finish_with_progress(
     }
     let wall_s = started.elapsed().as_secs_f64();
     let (trace_hash, events) = (sim.trace_hash(), sim.steps());
-    let notes = sim.take_events();
+    let services = if needs_events(scenario) {
+        Services::collect(scenario, &sim)
+    } else {
+        Services::default()
+    };
+    let notes = if managed {
+        sim.take_events()
+    } else {
+        Vec::new()
+    };
     let metrics = sim.into_metrics();
     Outcome {
         scenario: scenario.name.clone(),
         seed,
         duration: scenario.duration,
         summary: metrics.summary(),
+        services,
         trace_hash,
         events,
         notes,
@@ -115,17 +129,20 @@ pub fn finish_with_progress(
     }
 }
 
-/// A transport manager's note about a message's choice or fate (not the
-/// inner transports' own notes, which are many and not needed).
-fn is_manager_outcome(event: &NodeEvent) -> bool {
+/// An event the results need beyond the kernel's metrics: a discovery or
+/// signaling node's ([`Services`]), or a transport manager's note about a
+/// message's choice or fate (not the inner transports' own notes, which are
+/// many and not needed).
+fn is_analysed(event: &NodeEvent) -> bool {
     matches!(
         event,
-        Layered::Transport(TransportNote::Manager(
-            TmNote::Chosen { .. }
-                | TmNote::Delivered { .. }
-                | TmNote::GaveUp { .. }
-                | TmNote::NoRoute { .. }
-                | TmNote::QueueDropped { .. }
-        ))
+        Layered::App(StackEvent::Discovery(_) | StackEvent::Signaling(_))
+            | Layered::Transport(TransportNote::Manager(
+                TmNote::Chosen { .. }
+                    | TmNote::Delivered { .. }
+                    | TmNote::GaveUp { .. }
+                    | TmNote::NoRoute { .. }
+                    | TmNote::QueueDropped { .. }
+            ))
     )
 }

@@ -14,10 +14,12 @@ use sim_core::{ByteSize, Dist, Duration};
 
 use protocols::ble_mesh::BleMeshConfig;
 use protocols::dht::DhtConfig;
+use protocols::discovery::DiscoveryConfig;
 use protocols::flood::FloodConfig;
 use protocols::gossip::GossipConfig;
 use protocols::libp2p::Libp2pConfig;
 use protocols::ping::PingConfig;
+use protocols::signaling::SignalingConfig;
 use protocols::transport_manager::DeviceType;
 
 use crate::transport::TransportSpec;
@@ -325,6 +327,39 @@ pub enum ProtocolSpec {
     /// A BitChat BLE mesh node (on the radio model, or on a graph whose
     /// links stand for radio contacts).
     BleMesh(#[serde(default)] BleMeshConfig),
+    /// The seeds' discovery registry (a group without `server`) or its
+    /// clients (a group that names the registry's group).
+    Discovery(#[serde(default)] DiscoverySpec),
+    /// The seed's WebSocket signaling server (a group without `server`) or
+    /// its browser peers (a group that names the server's group).
+    Signaling(#[serde(default)] SignalingSpec),
+}
+
+/// A discovery node: the registry, or a client of one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySpec {
+    /// The registry's group, whose nodes this group's clients talk to
+    /// (client `k` of the group to the registry's node `k mod count`);
+    /// none: this group's nodes are registries.
+    pub server: Option<String>,
+    /// The parameters; a registry reads the `server` half, a client the
+    /// `client` half (so a sweep of the TTL sets the registry group's, and
+    /// one of the heartbeat interval the clients' group's).
+    pub config: DiscoveryConfig,
+}
+
+/// A signaling node: the server, or a browser peer of one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalingSpec {
+    /// The server's group, through whose nodes this group's peers join
+    /// (peer `k` of the group through the server's node `k mod count`);
+    /// none: this group's nodes are servers.
+    pub server: Option<String>,
+    /// The parameters. `role` and `server` are set by the scenario from
+    /// the field above and must be left out here.
+    pub config: SignalingConfig,
 }
 
 /// A stand-alone GossipSub node.
@@ -375,6 +410,8 @@ impl ProtocolSpec {
             ProtocolSpec::Dht(_) => "Dht",
             ProtocolSpec::Libp2p(_) => "Libp2p",
             ProtocolSpec::BleMesh(_) => "BleMesh",
+            ProtocolSpec::Discovery(_) => "Discovery",
+            ProtocolSpec::Signaling(_) => "Signaling",
         }
     }
 }
@@ -453,6 +490,55 @@ pub enum ActionSpec {
         /// Which key.
         key: KeySpec,
     },
+    /// Discovery clients: `POST /register` with these archetypes, then
+    /// heartbeat until `StopHeartbeats`.
+    Register {
+        /// What the peer offers (`/discover?archetype=` matches one).
+        archetypes: Vec<String>,
+        /// The metadata's size as JSON (default 42 B: seed 000's example).
+        #[serde(default = "seed_metadata_size")]
+        metadata_size: ByteSize,
+    },
+    /// Discovery clients: `GET /discover`, all peers or one archetype's.
+    Discover {
+        /// Only peers that list this archetype (default: all).
+        #[serde(default)]
+        archetype: Option<String>,
+    },
+    /// Discovery clients: `GET /health`.
+    Health,
+    /// Discovery clients: stop heartbeating, as a peer that dies silently;
+    /// its registration lives out its TTL.
+    StopHeartbeats,
+    /// Signaling peers: connect to the server and join the mesh.
+    Join,
+    /// Signaling peers: open a direct data channel to a peer (through the
+    /// server's relay, then STUN, DTLS and SCTP directly).
+    Connect {
+        /// The peer (give the peers' group: the server takes no channel).
+        #[serde(default)]
+        to: Target,
+    },
+    /// Signaling peers: a message of `size` bytes on a direct channel.
+    SendDirect {
+        /// The message's size.
+        size: ByteSize,
+        /// The recipient; `Connected` picks one of the sender's open
+        /// channels.
+        #[serde(default)]
+        to: Target,
+    },
+    /// Signaling peers: say `leave` and close the server connection.
+    Leave,
+    /// Signaling peers: stop heartbeating but stay connected (a suspended
+    /// tab); the server's idle timeout then removes the peer.
+    GoSilent,
+}
+
+/// Seed 000's metadata, `{"version": "1.0.0", "client": "aurora-wasm"}`,
+/// is 42 bytes of JSON.
+fn seed_metadata_size() -> ByteSize {
+    ByteSize(42)
 }
 
 /// What a lookup looks for.
@@ -490,6 +576,10 @@ pub enum Target {
     Group(String),
     /// One node.
     Node(u32),
+    /// One of the peers the sender has an open direct channel with, chosen
+    /// uniformly when the command runs (signaling `SendDirect` only): the
+    /// workload cannot know which channels opened.
+    Connected,
 }
 
 /// When a workload acts.

@@ -13,13 +13,21 @@
 //! runs before the node's clock starts): [`StartUp`] holds that
 //! work and does it on the node's first wake-up, at time zero for nodes built
 //! at the start and at restart time for nodes rebuilt after a crash.
+//!
+//! Two more wrappers give the run what a bare protocol keeps to itself:
+//! [`DiscoveryStack`] reports when a workload command starts or stops a
+//! client's heartbeats (the staleness figures date a peer's death by it),
+//! and [`SignalingStack`] resolves a `SendDirect` to "one of my open
+//! channels", which the workload cannot know.
 
 use protocols::ble_mesh::{BleCommand, BleEvent, BleMesh};
 use protocols::dht::{Dht, DhtCommand, DhtEvent};
+use protocols::discovery::{Discovery, DiscoveryCommand, DiscoveryEvent};
 use protocols::flood::{Flood, FloodCommand, FloodEvent};
 use protocols::gossip::{Gossip, GossipCommand, GossipEvent};
 use protocols::libp2p::{Libp2pCommand, Libp2pEvent, Libp2pNode};
 use protocols::ping::{Ping, PingCommand, PingEvent};
+use protocols::signaling::{SignalingCommand, SignalingEvent, SignalingNode};
 use sim_core::{BatteryLevel, Instant, NodeId, Observation, Observe, Output, Protocol};
 
 /// A protocol with commands to run on its first wake-up.
@@ -78,6 +86,146 @@ impl<P: Protocol> Protocol for StartUp<P> {
     }
 }
 
+/// What a discovery node reports: its protocol's events, and when a
+/// command turned its heartbeats on or off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiscoveryNote {
+    /// The protocol's event.
+    Event(DiscoveryEvent),
+    /// A `Register` started the client's heartbeats (`true`), or a
+    /// `StopHeartbeats` stopped them (`false`). Only changes are reported:
+    /// registering again while heartbeating, or stopping twice, is not.
+    Heartbeats(bool),
+}
+
+impl Observe for DiscoveryNote {
+    fn observe(&self) -> Option<Observation> {
+        match self {
+            DiscoveryNote::Event(e) => e.observe(),
+            DiscoveryNote::Heartbeats(_) => None,
+        }
+    }
+}
+
+/// A discovery node that reports its heartbeats' changes
+/// ([`DiscoveryNote::Heartbeats`]); otherwise the protocol as it is.
+#[derive(Debug)]
+pub struct DiscoveryStack {
+    inner: Discovery,
+    /// A change not yet polled.
+    changed: Option<bool>,
+}
+
+impl DiscoveryStack {
+    /// Wraps `inner`.
+    pub fn new(inner: Discovery) -> Self {
+        DiscoveryStack {
+            inner,
+            changed: None,
+        }
+    }
+    /// The protocol.
+    pub fn inner(&self) -> &Discovery {
+        &self.inner
+    }
+    fn heartbeating(&self) -> bool {
+        self.inner.as_client().is_some_and(|c| c.heartbeating())
+    }
+}
+
+impl Protocol for DiscoveryStack {
+    type Command = DiscoveryCommand;
+    type Event = DiscoveryNote;
+    fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]) {
+        self.inner.handle_datagram(now, from, bytes);
+    }
+    fn handle_command(&mut self, now: Instant, cmd: DiscoveryCommand) {
+        let before = self.heartbeating();
+        self.inner.handle_command(now, cmd);
+        let after = self.heartbeating();
+        if after != before {
+            self.changed = Some(after);
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now);
+    }
+    fn poll_output(&mut self) -> Option<Output<DiscoveryNote>> {
+        // The change comes first: the command caused it before any output.
+        if let Some(on) = self.changed.take() {
+            return Some(Output::Event(DiscoveryNote::Heartbeats(on)));
+        }
+        self.inner
+            .poll_output()
+            .map(|o| o.map_event(DiscoveryNote::Event))
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
+/// What a workload asks of a signaling node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalingOrder {
+    /// A command as the protocol takes it.
+    Command(SignalingCommand),
+    /// `SendDirect` of `size` bytes to the peer's open channel number
+    /// `pick mod n` (in node order) of the `n` it has; nothing if it has
+    /// none.
+    SendOnChannel {
+        /// The message's size in bytes.
+        size: u32,
+        /// Which channel, drawn by the workload.
+        pick: u32,
+    },
+}
+
+/// A signaling node that takes [`SignalingOrder`]s; otherwise the protocol
+/// as it is.
+#[derive(Debug)]
+pub struct SignalingStack {
+    inner: SignalingNode,
+}
+
+impl SignalingStack {
+    /// Wraps `inner`.
+    pub fn new(inner: SignalingNode) -> Self {
+        SignalingStack { inner }
+    }
+}
+
+impl Protocol for SignalingStack {
+    type Command = SignalingOrder;
+    type Event = SignalingEvent;
+    fn handle_datagram(&mut self, now: Instant, from: NodeId, bytes: &[u8]) {
+        self.inner.handle_datagram(now, from, bytes);
+    }
+    fn handle_command(&mut self, now: Instant, order: SignalingOrder) {
+        let cmd = match order {
+            SignalingOrder::Command(cmd) => Some(cmd),
+            SignalingOrder::SendOnChannel { size, pick } => self.inner.peer().and_then(|p| {
+                let open = p.open_channels().count();
+                let to = p.open_channels().nth(pick as usize % open.max(1))?;
+                Some(SignalingCommand::SendDirect { to, size })
+            }),
+        };
+        match cmd {
+            Some(cmd) => self.inner.handle_command(now, cmd),
+            // Nothing to send: still bring the timers up to `now`.
+            None => self.inner.handle_timeout(now),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now);
+    }
+    fn poll_output(&mut self) -> Option<Output<SignalingEvent>> {
+        self.inner.poll_output()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
 macro_rules! stack {
     ($($variant:ident($proto:ty, $cmd:ty, $event:ty)),* $(,)?) => {
         /// A node's protocol.
@@ -86,8 +234,9 @@ macro_rules! stack {
             $(#[doc = concat!("A ", stringify!($variant), " node.")] $variant($proto),)*
         }
 
-        /// A command for whichever protocol a node runs.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        /// A command for whichever protocol a node runs (not `Copy`: a
+        /// discovery `Register` carries its archetypes).
+        #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum StackCommand {
             $(#[doc = concat!("For a ", stringify!($variant), " node.")] $variant($cmd),)*
         }
@@ -159,4 +308,6 @@ stack! {
     Dht(Box<Dht>, DhtCommand, DhtEvent),
     Libp2p(Box<Libp2pNode>, Libp2pCommand, Libp2pEvent),
     BleMesh(Box<BleMesh>, BleCommand, BleEvent),
+    Discovery(Box<DiscoveryStack>, DiscoveryCommand, DiscoveryNote),
+    Signaling(Box<SignalingStack>, SignalingOrder, SignalingEvent),
 }

@@ -4,16 +4,18 @@ use std::ops::Range;
 
 use protocols::ble_mesh::BleCommand;
 use protocols::dht::{DhtCommand, Key};
+use protocols::discovery::DiscoveryCommand;
 use protocols::flood::FloodCommand;
 use protocols::gossip::{GossipCommand, TopicId};
 use protocols::libp2p::Libp2pCommand;
 use protocols::ping::PingCommand;
+use protocols::signaling::SignalingCommand;
 use rand::RngCore;
 use sim_core::dist::{exponential_f64, uniform_below};
 use sim_core::{Action, Duration, Instant, NodeId, SimRng, Source};
 
 use crate::schema::{Arrivals, KeySpec, LookupSpec, Senders};
-use crate::stack::StackCommand;
+use crate::stack::{SignalingOrder, StackCommand};
 
 /// What each arrival makes a sender do.
 #[derive(Clone, Debug)]
@@ -57,6 +59,26 @@ pub enum Job {
         key: KeySpec,
         /// Whether the senders are libp2p nodes (else stand-alone DHT nodes).
         libp2p: bool,
+    },
+    /// A discovery client's request (the same every time).
+    Discovery(DiscoveryCommand),
+    /// A signaling peer's command that names no peer: join, leave, go
+    /// silent.
+    Signaling(SignalingCommand),
+    /// A signaling peer opens a direct channel to a peer drawn from
+    /// `targets` (never the sender).
+    Connect {
+        /// The node ids to draw the peer from.
+        targets: Range<u32>,
+    },
+    /// A signaling peer sends `size` bytes directly to a peer drawn from
+    /// `targets` (never the sender), or with `None` on one of its open
+    /// channels, chosen when the command runs.
+    SendDirect {
+        /// Message size in bytes.
+        size: u32,
+        /// The node ids to draw the peer from; `None`: an open channel.
+        targets: Option<Range<u32>>,
     },
 }
 
@@ -184,6 +206,31 @@ impl Workload {
             Job::Ping { size, targets } => {
                 let to = self.peer(sender, targets)?;
                 Some(StackCommand::Ping(PingCommand { to, size }))
+            }
+            Job::Discovery(cmd) => Some(StackCommand::Discovery(cmd)),
+            Job::Signaling(cmd) => Some(StackCommand::Signaling(SignalingOrder::Command(cmd))),
+            Job::Connect { targets } => {
+                let to = self.peer(sender, targets)?;
+                let cmd = SignalingCommand::Connect { to };
+                Some(StackCommand::Signaling(SignalingOrder::Command(cmd)))
+            }
+            Job::SendDirect {
+                size,
+                targets: Some(targets),
+            } => {
+                let to = self.peer(sender, targets)?;
+                let cmd = SignalingCommand::SendDirect { to, size };
+                Some(StackCommand::Signaling(SignalingOrder::Command(cmd)))
+            }
+            Job::SendDirect {
+                size,
+                targets: None,
+            } => {
+                let pick = self.rng.next_u32();
+                Some(StackCommand::Signaling(SignalingOrder::SendOnChannel {
+                    size,
+                    pick,
+                }))
             }
         }
     }

@@ -56,6 +56,24 @@ impl Default for SignalingConfig {
     }
 }
 
+impl SignalingConfig {
+    /// Checks that the timers can run: every interval and timeout must be
+    /// positive (a zero heartbeat interval would beat forever at one
+    /// instant). The message names the first that is not.
+    pub fn validate(&self) -> Result<(), String> {
+        for (value, name) in [
+            (self.heartbeat_interval, "heartbeat_interval"),
+            (self.idle_timeout, "idle_timeout"),
+            (self.setup_timeout, "setup_timeout"),
+        ] {
+            if value == Duration::ZERO {
+                return Err(format!("a positive {name}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::de::value::{Error, MapDeserializer};
@@ -78,6 +96,16 @@ mod tests {
                 ..SignalingConfig::default()
             })
         );
+    }
+
+    #[test]
+    fn validate_names_the_zero_timer() {
+        assert_eq!(SignalingConfig::default().validate(), Ok(()));
+        let zero = SignalingConfig {
+            setup_timeout: Duration::ZERO,
+            ..SignalingConfig::default()
+        };
+        assert_eq!(zero.validate(), Err("a positive setup_timeout".into()));
     }
 
     #[test]

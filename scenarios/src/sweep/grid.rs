@@ -279,7 +279,9 @@ fn reserved_name(name: &str, earlier: &[Axis]) -> Option<String> {
         ));
     }
     if super::table::fixed_columns().contains(&name)
-        || super::table::figure_names().iter().any(|f| f == name)
+        || super::table::figure_names(super::table::Optional::ALL)
+            .iter()
+            .any(|f| f == name)
     {
         return Some(format!(
             "a parameter may not be named {name:?}: sweep.csv has a column of that name; \

@@ -29,7 +29,7 @@ struct Metric {
     label: &'static str,
 }
 
-const METRICS: [Metric; 12] = [
+const METRICS: [Metric; 17] = [
     Metric {
         column: "delivery_ratio",
         chart: "sweep_delivery_ratio",
@@ -89,6 +89,31 @@ const METRICS: [Metric; 12] = [
         column: "transports.latency_ms_mean",
         chart: "sweep_manager_latency",
         label: "manager latency, mean (ms)",
+    },
+    Metric {
+        column: "discovery.staleness_ms.mean",
+        chart: "sweep_staleness",
+        label: "staleness of dead peers returned, mean (ms)",
+    },
+    Metric {
+        column: "discovery.stale_share",
+        chart: "sweep_stale_share",
+        label: "share of returned peers that were dead",
+    },
+    Metric {
+        column: "discovery.requests_per_s",
+        chart: "sweep_registry_load",
+        label: "registry requests/s",
+    },
+    Metric {
+        column: "discovery.monthly_cost_usd.total",
+        chart: "sweep_registry_cost",
+        label: "registry cost per month ($)",
+    },
+    Metric {
+        column: "signaling.setup_ms.p50",
+        chart: "sweep_setup_p50",
+        label: "connection set-up p50 (ms)",
     },
 ];
 

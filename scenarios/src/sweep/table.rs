@@ -4,9 +4,10 @@
 //! value as written), `trace_hash`, then every number of the run's
 //! `summary.json` by its dotted name, in name order (`bytes_sent`,
 //! `deliveries`, `delivery_ratio`, `drops.expired`, …, `latency_ms.p50`, …,
-//! `lookups.success_ratio`, …), with `energy.*` and `transports.*` always
-//! present (zero where nothing models energy or runs a transport manager)
-//! and `wall_s` left out, plus `duplicates` and
+//! `lookups.success_ratio`, …), with `energy.*` always present (zero where
+//! nothing models energy), `discovery.*`, `signaling.*` and `transports.*`
+//! present where some point of the sweep runs that protocol or the
+//! transport manager, and `wall_s` left out, plus `duplicates` and
 //! `relays`, the totals of `nodes.csv`. Every cell is a pure function of the
 //! run, so the file is the same bytes whatever the number of threads or
 //! shards. Floating-point numbers are written in their shortest form that
@@ -19,12 +20,14 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use reports::atomic::write_atomic;
 use reports::data::NodeRow;
 use reports::{RunData, RunSummary};
 use serde_json::Value;
+
+use crate::schema::{GroupSpec, ProtocolSpec};
+use crate::transport::TransportSpec;
 
 use super::grid::{Pair, Plan};
 use super::SweepError;
@@ -39,30 +42,84 @@ pub(crate) fn fixed_columns() -> [&'static str; 4] {
     [LEADING[0], LEADING[1], LEADING[2], TRACE_HASH]
 }
 
-/// The figure columns, in order.
-pub fn figure_names() -> &'static [String] {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        let blank = RunSummary::new(
-            "",
-            0,
-            String::new(),
-            &sim_core::Metrics::new(0).summary(),
-            &[],
-            0,
-            0.0,
-        );
-        figures(&blank, &[]).into_keys().collect()
-    })
+/// Which of `summary.json`'s optional objects a sweep's rows hold as
+/// columns: those of the protocols (and the transport manager) some point
+/// of the sweep runs (so a gossip sweep's file has no discovery columns,
+/// and every row of a discovery sweep has them all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Optional {
+    /// `discovery.*`.
+    pub discovery: bool,
+    /// `signaling.*`.
+    pub signaling: bool,
+    /// `transports.*`.
+    pub transports: bool,
+}
+
+impl Optional {
+    /// Every optional object.
+    pub const ALL: Optional = Optional {
+        discovery: true,
+        signaling: true,
+        transports: true,
+    };
+
+    /// The objects of `plan`'s protocols.
+    pub fn of(plan: &Plan) -> Self {
+        let runs = |p: fn(&GroupSpec) -> bool| {
+            plan.points
+                .iter()
+                .any(|point| point.scenario.groups.iter().any(p))
+        };
+        Optional {
+            discovery: runs(|g| matches!(g.protocol, ProtocolSpec::Discovery(_))),
+            signaling: runs(|g| matches!(g.protocol, ProtocolSpec::Signaling(_))),
+            transports: runs(|g| matches!(g.transport, Some(TransportSpec::Manager(_)))),
+        }
+    }
+}
+
+/// The figure columns with the `optional` objects, in order.
+pub fn figure_names(optional: Optional) -> Vec<String> {
+    let blank = RunSummary::new(
+        "",
+        0,
+        String::new(),
+        &sim_core::Metrics::new(0).summary(),
+        &[],
+        0,
+        0.0,
+    );
+    figures(&blank, &[], optional).into_keys().collect()
 }
 
 /// A run's figures by column name.
-fn figures(summary: &RunSummary, nodes: &[NodeRow]) -> BTreeMap<String, String> {
+fn figures(
+    summary: &RunSummary,
+    nodes: &[NodeRow],
+    optional: Optional,
+) -> BTreeMap<String, String> {
     let mut json = serde_json::to_value(summary).expect("a summary has a JSON form");
-    // Energy in every row, so that every run of a sweep has the same columns.
+    // Energy in every row, so that every run of a sweep has the same columns;
+    // discovery, signaling and transports in every row of a sweep that runs
+    // them (zero in a point that does not).
     json["energy"] = serde_json::to_value(&summary.energy).expect("energy has a JSON form");
-    json["transports"] =
-        serde_json::to_value(&summary.transports).expect("transports have a JSON form");
+    let fields = json.as_object_mut().expect("a summary is an object");
+    fields.remove("discovery");
+    fields.remove("signaling");
+    fields.remove("transports");
+    if optional.discovery {
+        let d = summary.discovery.clone().unwrap_or_default();
+        json["discovery"] = serde_json::to_value(d).expect("discovery has a JSON form");
+    }
+    if optional.signaling {
+        let g = summary.signaling.clone().unwrap_or_default();
+        json["signaling"] = serde_json::to_value(g).expect("signaling has a JSON form");
+    }
+    if optional.transports {
+        json["transports"] =
+            serde_json::to_value(&summary.transports).expect("transports have a JSON form");
+    }
     let mut out = BTreeMap::new();
     flatten("", &json, &mut out);
     // In their own columns, or (wall time) not the same twice.
@@ -110,7 +167,7 @@ pub fn header(plan: &Plan) -> Vec<String> {
         .map(|s| s.to_string())
         .chain(plan.parameters.iter().map(|a| a.name.clone()))
         .chain([TRACE_HASH.to_string()])
-        .chain(figure_names().iter().cloned())
+        .chain(figure_names(Optional::of(plan)))
         .collect()
 }
 
@@ -127,7 +184,8 @@ impl Row {
     /// The row of run `pair` of `plan`, which produced `data`.
     pub fn new(plan: &Plan, pair: Pair, data: &RunData) -> Row {
         let levels = &plan.points[pair.point].levels;
-        let mut figures = figures(&data.summary, &data.nodes);
+        let optional = Optional::of(plan);
+        let mut figures = figures(&data.summary, &data.nodes, optional);
         let cells = [
             pair.point.to_string(),
             pair.replication.to_string(),
@@ -142,9 +200,9 @@ impl Row {
         )
         .chain([data.summary.trace_hash.clone()])
         .chain(
-            figure_names()
-                .iter()
-                .map(|name| figures.remove(name).unwrap_or_default()),
+            figure_names(optional)
+                .into_iter()
+                .map(|name| figures.remove(&name).unwrap_or_default()),
         )
         .collect();
         Row { pair, cells }
