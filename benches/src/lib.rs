@@ -197,6 +197,7 @@ pub fn setup(lps: u32, events_per_lp: u32) -> PholdSim {
         jitter: Some(Dist::Exponential { mean: MEAN_DELAY }),
         loss: Loss::None,
         mtu: None,
+        in_order: false,
     };
     let n = lps as usize;
     let network = InternetNetwork::new(

@@ -345,15 +345,19 @@ fn link_config() -> impl Strategy<Value = LinkConfig> {
         loss(),
         // Datagrams are 15 to 616 bytes long.
         prop::option::weighted(0.3, 20u64..700),
+        any::<bool>(),
     )
-        .prop_map(|(latency, jitter, shaped, loss, mtu)| LinkConfig {
-            latency,
-            jitter: Duration::from_micros(jitter),
-            bandwidth: shaped.map(|(bps, _)| Bandwidth::from_bps(bps).expect("positive")),
-            queue: shaped.and_then(|(_, queue)| queue.map(ByteSize)),
-            loss,
-            mtu: mtu.map(ByteSize),
-        })
+        .prop_map(
+            |(latency, jitter, shaped, loss, mtu, in_order)| LinkConfig {
+                latency,
+                jitter: Duration::from_micros(jitter),
+                bandwidth: shaped.map(|(bps, _)| Bandwidth::from_bps(bps).expect("positive")),
+                queue: shaped.and_then(|(_, queue)| queue.map(ByteSize)),
+                loss,
+                mtu: mtu.map(ByteSize),
+                in_order,
+            },
+        )
 }
 
 /// A fault as generated, before it is tied to the scenario's links.

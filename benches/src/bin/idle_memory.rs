@@ -78,6 +78,7 @@ fn main() {
         jitter: None,
         loss: Loss::None,
         mtu: None,
+        in_order: false,
     };
     let classes = vec![AccessClass {
         up: Some("20Mbps".parse().expect("rate")),

@@ -167,6 +167,7 @@ mod tests {
             jitter: None,
             loss: Default::default(),
             mtu: None,
+            in_order: false,
         };
         let ip = InternetNetwork::new(
             core,
