@@ -31,6 +31,10 @@ pub struct SweepChart {
     pub title: String,
     /// The x-axis label, with its unit: `"loss rate (%)"`.
     pub parameter: String,
+    /// Where the parameter's values have no numbers to place them by and
+    /// sit at their indices 0, 1, 2…: each index's tick label (empty: the
+    /// x values are numbers, labelled as such).
+    pub x_ticks: Vec<String>,
     /// The y-axis label, with its unit: `"p99 latency (ms)"`.
     pub metric: String,
     /// The lines, one per protocol or setting.
@@ -46,6 +50,19 @@ pub struct SweepSeries {
     /// Non-finite metric values (a replication that produced none) are
     /// ignored; a point with no finite values is not drawn.
     pub points: Vec<(f64, Vec<f64>)>,
+}
+
+/// The label of x position `v`: a number, or where the values sit at their
+/// indices, the tick label of an index (none between indices).
+fn x_label(ticks: &[String], v: f64) -> String {
+    if ticks.is_empty() {
+        return fmt_num(v);
+    }
+    let i = v.round();
+    match ticks.get(i as usize) {
+        Some(label) if (v - i).abs() < 1e-9 && i >= 0.0 => label.clone(),
+        _ => String::new(),
+    }
 }
 
 /// Draws `spec` and writes `<name>.svg` and `<name>.png` into `dir`.
@@ -176,6 +193,7 @@ impl<'a> SweepFigure<'a> {
         X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         let (x_lo, x_hi) = (x.range().start, x.range().end);
+        let ticks = &self.spec.x_ticks;
         let mut chart = ChartBuilder::on(area)
             .margin_top(8)
             .margin_right(24)
@@ -185,9 +203,9 @@ impl<'a> SweepFigure<'a> {
         style::style_mesh(&mut chart.configure_mesh())
             .x_desc(self.spec.parameter.as_str())
             .y_desc(self.spec.metric.as_str())
-            .x_labels(10)
+            .x_labels(if ticks.is_empty() { 10 } else { ticks.len() })
             .y_labels(7)
-            .x_label_formatter(&|v| fmt_num(*v))
+            .x_label_formatter(&|v| x_label(ticks, *v))
             .y_label_formatter(&|v| fmt_num(*v))
             .draw()?;
         if self.lines.iter().all(|l| l.points.is_empty()) {

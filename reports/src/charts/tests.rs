@@ -362,6 +362,7 @@ fn sample_sweep() -> SweepChart {
         name: "delivery_vs_loss",
         title: "Delivery ratio against link loss".into(),
         parameter: "link loss rate (%)".into(),
+        x_ticks: Vec::new(),
         metric: "delivery ratio (%)".into(),
         series: vec![
             series("flooding", 99.0, 0.4),
@@ -388,6 +389,30 @@ fn sweep_chart_with_bands_is_written_and_valid() {
     }
     // one band polygon per series
     assert_eq!(chart.svg.matches("<polygon").count(), 2, "{}", chart.svg);
+}
+
+/// Values without numbers sit at their indices, labelled with the values,
+/// and nothing is written between them.
+#[test]
+fn sweep_chart_labels_indexed_values_with_the_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sample_sweep();
+    spec.x_ticks = vec!["300B".into(), "6KiB".into(), "40KiB".into()];
+    for s in &mut spec.series {
+        s.points.truncate(3);
+        for (k, p) in s.points.iter_mut().enumerate() {
+            p.0 = k as f64;
+        }
+    }
+    let chart = render_sweep_chart(&spec, dir.path()).unwrap();
+    let texts = check_chart(dir.path(), &chart);
+    for t in ["300B", "6KiB", "40KiB"] {
+        assert!(texts.contains(t), "no {t:?} in {texts:?}");
+    }
+    assert!(
+        !texts.contains("0.5") && !texts.contains("1.5"),
+        "{texts:?}"
+    );
 }
 
 #[test]

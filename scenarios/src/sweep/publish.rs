@@ -7,7 +7,9 @@
 //! metric that is zero in every run (no lookups, no energy) is not drawn.
 //! A value sits on the x axis at the first number written in it
 //! (`Bernoulli(p: 0.02)` at 0.02, `[4, 3, 8]` at 4); if some value has none,
-//! or two values share one, every value sits at its index instead.
+//! or two values share one, every value sits at its index instead, the
+//! ticks labelled with the values. Legends and ticks show a value set at
+//! several paths alike (`[Seed, Seed, Seed]`) once (`Seed`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,7 +149,7 @@ pub fn publish(
 
     let mut charts = Vec::new();
     if let Some(x) = plan.x {
-        let (positions, axis_label) = positions(plan, x);
+        let (positions, axis_label, x_ticks) = positions(plan, x);
         for (metric, per_point) in &shown {
             let mut lines: BTreeMap<Vec<usize>, Vec<(f64, Vec<f64>)>> = BTreeMap::new();
             for (point, values) in plan.points.iter().zip(per_point) {
@@ -166,6 +168,7 @@ pub fn publish(
                 name: metric.chart,
                 title: format!("{} vs {}", metric.label, plan.parameters[x].name),
                 parameter: axis_label.clone(),
+                x_ticks: x_ticks.clone(),
                 metric: metric.label.to_string(),
                 series,
             };
@@ -209,21 +212,54 @@ pub fn publish(
     })
 }
 
-/// Where each value of parameter `x` sits on the x axis, and the axis label.
-fn positions(plan: &Plan, x: usize) -> (Vec<f64>, String) {
+/// Where each value of parameter `x` sits on the x axis, the axis label,
+/// and the tick labels where the values sit at their indices.
+fn positions(plan: &Plan, x: usize) -> (Vec<f64>, String, Vec<String>) {
     let axis = &plan.parameters[x];
     let numbers: Option<Vec<f64>> = axis.levels.iter().map(|l| l.number).collect();
     if let Some(numbers) = numbers {
         let mut sorted = numbers.clone();
         sorted.sort_by(f64::total_cmp);
         if sorted.windows(2).all(|w| w[0] != w[1]) {
-            return (numbers, axis.name.clone());
+            return (numbers, axis.name.clone(), Vec::new());
         }
     }
     (
         (0..axis.levels.len()).map(|i| i as f64).collect(),
-        format!("{} (index of the value)", axis.name),
+        axis.name.clone(),
+        axis.levels.iter().map(|l| shown(&l.written)).collect(),
     )
+}
+
+/// A value as charts show it: a list whose entries are all the same (one
+/// value set at several paths, `[Seed, Seed, Seed]`) as that entry, and a
+/// string without its quotes.
+fn shown(written: &str) -> String {
+    let unquoted = |v: &str| match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner.to_string(),
+        _ => v.to_string(),
+    };
+    let Some(inner) = written.strip_prefix('[').and_then(|w| w.strip_suffix(']')) else {
+        return unquoted(written);
+    };
+    // Split at the commas outside any brackets.
+    let (mut entries, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                entries.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    entries.push(inner[start..].trim());
+    match entries.split_first() {
+        Some((first, rest)) if depth == 0 && rest.iter().all(|e| e == first) => unquoted(first),
+        _ => written.to_string(),
+    }
 }
 
 /// A line's legend: the values of every parameter but `x`.
@@ -236,11 +272,31 @@ fn line_label(plan: &Plan, x: usize, others: &[usize]) -> String {
         .map(|(_, a)| a);
     let label: Vec<String> = names
         .zip(others)
-        .map(|(a, &l)| format!("{} = {}", a.name, a.levels[l].written))
+        .map(|(a, &l)| format!("{} = {}", a.name, shown(&a.levels[l].written)))
         .collect();
     if label.is_empty() {
         plan.base.name.clone()
     } else {
         label.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_list_of_one_value_repeated_is_shown_as_the_value() {
+        assert_eq!(shown("[Seed, Seed, Seed]"), "Seed");
+        assert_eq!(shown("[\"6KiB\", \"6KiB\"]"), "6KiB");
+        assert_eq!(shown("\"250ms\""), "250ms");
+        assert_eq!(shown("[Fixed(Quic), Fixed(Quic)]"), "Fixed(Quic)");
+        assert_eq!(shown("[36, 4]"), "[36, 4]");
+        assert_eq!(shown("[A(x: 1, y: 2), A(x: 1, y: 2)]"), "A(x: 1, y: 2)");
+        assert_eq!(
+            shown("[A(x: 1, y: 2), A(x: 1, y: 3)]"),
+            "[A(x: 1, y: 2), A(x: 1, y: 3)]"
+        );
+        assert_eq!(shown("Bernoulli(p: 0.02)"), "Bernoulli(p: 0.02)");
     }
 }
