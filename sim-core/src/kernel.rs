@@ -8,15 +8,20 @@
 //! single total order that does not depend on the machine, the allocator or the
 //! number of threads elsewhere in the process.
 //!
-//! Two structures hold pending events:
-//! - the [`EventQueue`] (a radix heap) holds datagrams in flight and the next
-//!   action of each [`Source`] (workload commands, faults);
-//! - a keyed priority queue holds at most one wake-up per node, taken from the
-//!   node's `poll_timeout` after every drain and updated in place (the
-//!   priority-queue crate's change of priority), so a protocol that moves its
-//!   deadline does not leave stale events behind.
+//! One [`EventQueue`] (a radix heap) holds every pending event: datagrams in
+//! flight, the next action of each [`Source`] (workload commands, faults),
+//! battery checks, and each node's wake-up, taken from its `poll_timeout`
+//! after every drain.
 //!
-//! Each step takes whichever of the two heads has the smaller key.
+//! A node has at most one pending wake-up. When its deadline changes, the new
+//! one is queued and the old entry is left where it is, superseded: the
+//! kernel remembers the sequence number of each node's current wake-up and
+//! discards any other wake-up entry it pops, without counting it as an event.
+//! The order is the one a keyed priority queue with change-of-priority would
+//! give (the live wake-up's key is the (time, sequence) of its last change),
+//! at the cost of the radix heap's O(1) push instead of a heap's sift through
+//! a table of 10⁵ nodes; deadlines change rarely (a heartbeat moves its
+//! deadline when it fires), so superseded entries are few.
 //!
 //! # Driving a node
 //!
@@ -26,12 +31,7 @@
 //! node's wake-up. A wake-up that finds nothing due is harmless: the protocol
 //! does nothing.
 
-use std::cmp::Reverse;
 use std::collections::btree_map::Entry;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::BuildHasherDefault;
-
-use priority_queue::PriorityQueue;
 
 use crate::energy::{Battery, BatteryChange, EnergyProfile};
 use crate::fault::Fault;
@@ -53,11 +53,6 @@ pub type Builder<P> = Box<dyn FnMut(NodeId, SimRng) -> P>;
 /// Receives every trace record in order (for `--trace` files).
 pub type TraceSink = Box<dyn FnMut(&TraceRecord)>;
 
-/// The wake-up table's hasher: SipHash with fixed keys. Its order never reaches
-/// an output (the queue orders by priority, and priorities are unique), but a
-/// fixed hasher keeps even the table's memory layout reproducible.
-type FixedHasher = BuildHasherDefault<DefaultHasher>;
-
 /// A pending event. Datagrams are held as `Box<[u8]>` rather than `Vec<u8>`
 /// so that an event is 32 bytes and a queue entry 48: entries are moved a few
 /// times on their way through the queue, and their size is most of its cost.
@@ -75,7 +70,13 @@ enum Event {
     Source(u32),
     /// Node `.0`'s battery may cross a band boundary by idle drain now.
     Battery(u32),
+    /// Node `.0`'s wake-up, if it is still the node's current one (its
+    /// sequence number is the node's `wake_seq`).
+    Wake(u32),
 }
+
+/// `wake_seq` of a node with no pending wake-up: no queued entry has it.
+const NO_WAKEUP: u64 = u64::MAX;
 
 /// A simulation of one protocol type `P` on one network model `N`.
 ///
@@ -103,10 +104,12 @@ enum Event {
 pub struct Simulation<P: Protocol, N: Network> {
     now: Instant,
     queue: EventQueue<Event>,
-    wakeups: PriorityQueue<u32, Reverse<(Instant, u64)>, FixedHasher>,
-    /// Each node's pending wake-up (`Instant::MAX` for none), mirrored here so
-    /// that an unchanged deadline costs no priority-queue operation.
+    /// Each node's pending wake-up (`Instant::MAX` for none), so that an
+    /// unchanged deadline costs no queue operation.
     wake_at: Vec<Instant>,
+    /// The sequence number of each node's queued wake-up ([`NO_WAKEUP`] for
+    /// none): a popped `Event::Wake` with another one is superseded.
+    wake_seq: Vec<u64>,
     nodes: Vec<Option<P>>,
     up: Vec<bool>,
     incarnation: Vec<u32>,
@@ -154,8 +157,8 @@ where
         Simulation {
             now: Instant::ZERO,
             queue: EventQueue::new(),
-            wakeups: PriorityQueue::with_default_hasher(),
             wake_at: vec![Instant::MAX; n],
+            wake_seq: vec![NO_WAKEUP; n],
             nodes,
             up: vec![true; n],
             incarnation: vec![0; n],
@@ -327,35 +330,24 @@ where
                 self.drain(i);
             }
         }
-        let event_key = self.queue.peek_key();
-        let wake_key = self.wakeups.peek().map(|(&n, &Reverse(key))| (n, key));
-        let take_wakeup = match (event_key, wake_key) {
-            (None, None) => return false,
-            (Some(e), Some((_, w))) => w < e,
-            (None, Some(_)) => true,
-            (Some(_), None) => false,
-        };
-        if take_wakeup {
-            let (node, (at, _)) = wake_key.expect("checked above");
-            if at > end {
+        loop {
+            let Some((at, seq)) = self.queue.peek_key() else {
                 return false;
-            }
-            self.wakeups.pop();
-            self.now = at;
-            self.steps += 1;
-            self.wake_at[node as usize] = Instant::MAX;
-            self.timeout(node as usize);
-        } else {
-            let (at, _) = event_key.expect("checked above");
+            };
             if at > end {
                 return false;
             }
             let (at, event) = self.queue.pop().expect("peeked");
+            if let Event::Wake(node) = event {
+                if self.wake_seq[node as usize] != seq {
+                    continue; // superseded: not an event
+                }
+            }
             self.now = at;
             self.steps += 1;
             self.dispatch(event);
+            return true;
         }
-        true
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -398,6 +390,12 @@ where
                 self.park(idx, next);
             }
             Event::Battery(i) => self.battery_check(i as usize),
+            Event::Wake(node) => {
+                let i = node as usize;
+                self.wake_at[i] = Instant::MAX;
+                self.wake_seq[i] = NO_WAKEUP;
+                self.timeout(i);
+            }
         }
     }
 
@@ -654,12 +652,11 @@ where
             return;
         }
         self.wake_at[i] = at;
-        if at == Instant::MAX {
-            self.wakeups.remove(&(i as u32));
+        self.wake_seq[i] = if at == Instant::MAX {
+            NO_WAKEUP
         } else {
-            let seq = self.queue.next_seq();
-            self.wakeups.push(i as u32, Reverse((at, seq)));
-        }
+            self.queue.push(at, Event::Wake(i as u32))
+        };
     }
 
     /// Sends a broadcast as one copy to each node the network reaches now.

@@ -123,10 +123,8 @@ impl<T> EventQueue<T> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// Takes the next insertion sequence number. The kernel shares one counter
-    /// between this queue and its wake-up table so that all its events are
-    /// totally ordered by (time, sequence).
-    pub fn next_seq(&mut self) -> u64 {
+    /// Takes the next insertion sequence number.
+    fn next_seq(&mut self) -> u64 {
         let s = self.next_seq;
         self.next_seq += 1;
         s
