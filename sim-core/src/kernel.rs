@@ -33,6 +33,7 @@
 
 use std::collections::btree_map::Entry;
 
+use crate::datagram::Datagram;
 use crate::energy::{Battery, BatteryChange, EnergyProfile};
 use crate::fault::Fault;
 use crate::metrics::{
@@ -53,9 +54,10 @@ pub type Builder<P> = Box<dyn FnMut(NodeId, SimRng) -> P>;
 /// Receives every trace record in order (for `--trace` files).
 pub type TraceSink = Box<dyn FnMut(&TraceRecord)>;
 
-/// A pending event. Datagrams are held as `Box<[u8]>` rather than `Vec<u8>`
-/// so that an event is 32 bytes and a queue entry 48: entries are moved a few
-/// times on their way through the queue, and their size is most of its cost.
+/// A pending event. Datagrams are held as shared [`Datagram`]s (a 16-byte
+/// handle), so that an event is 32 bytes and a queue entry 48: entries are
+/// moved a few times on their way through the queue, and their size is most
+/// of its cost.
 enum Event {
     /// A datagram reaches `to`'s edge of the network (`queued` false), or
     /// leaves `to`'s access queue and is handed to its protocol (`queued`
@@ -64,7 +66,7 @@ enum Event {
         from: NodeId,
         to: NodeId,
         queued: bool,
-        bytes: Box<[u8]>,
+        bytes: Datagram,
     },
     /// Source number `.0` has its next action due.
     Source(u32),
@@ -89,7 +91,7 @@ const NO_WAKEUP: u64 = u64::MAX;
 /// # impl Observe for Quiet { fn observe(&self) -> Option<Observation> { None } }
 /// # impl Protocol for Echo { type Command = NodeId; type Event = Quiet;
 /// #   fn handle_datagram(&mut self, _: Instant, _: NodeId, _: &[u8]) {}
-/// #   fn handle_command(&mut self, _: Instant, to: NodeId) { self.out.push_back(Output::Transmit { to, bytes: vec![0; 100] }) }
+/// #   fn handle_command(&mut self, _: Instant, to: NodeId) { self.out.push_back(Output::Transmit { to, bytes: vec![0; 100].into() }) }
 /// #   fn handle_timeout(&mut self, _: Instant) {}
 /// #   fn poll_output(&mut self) -> Option<Output<Quiet>> { self.out.pop_front() }
 /// #   fn poll_timeout(&self) -> Option<Instant> { None } }
@@ -660,7 +662,7 @@ where
     }
 
     /// Sends a broadcast as one copy to each node the network reaches now.
-    fn broadcast(&mut self, from: NodeId, bytes: Vec<u8>) {
+    fn broadcast(&mut self, from: NodeId, bytes: Datagram) {
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
         self.network.broadcast_targets(self.now, from, &mut targets);
@@ -673,7 +675,7 @@ where
         self.targets = targets;
     }
 
-    fn transmit(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
+    fn transmit(&mut self, from: NodeId, to: NodeId, bytes: Datagram) {
         let len = bytes.len();
         let c = &mut self.metrics.nodes[from.index()];
         c.packets_sent += 1;
@@ -690,7 +692,7 @@ where
         }
         match self.network.send(self.now, from, to, len) {
             Ok(at) => {
-                let (queued, bytes) = (false, bytes.into_boxed_slice());
+                let queued = false;
                 self.queue.push(
                     at,
                     Event::Packet {

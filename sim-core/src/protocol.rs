@@ -44,7 +44,7 @@
 //!     type Event = usize;
 //!     fn handle_datagram(&mut self, _now: Instant, from: NodeId, bytes: &[u8]) {
 //!         self.out.push_back(Output::Event(bytes.len()));
-//!         self.out.push_back(Output::Transmit { to: from, bytes: bytes.to_vec() });
+//!         self.out.push_back(Output::Transmit { to: from, bytes: bytes.into() });
 //!     }
 //!     fn handle_command(&mut self, _now: Instant, _cmd: ()) {}
 //!     fn handle_timeout(&mut self, _now: Instant) {}
@@ -61,6 +61,7 @@
 
 use std::fmt;
 
+use crate::datagram::Datagram;
 use crate::metrics::DropCause;
 use crate::time::Instant;
 
@@ -98,8 +99,9 @@ pub enum Output<E> {
     Transmit {
         /// The destination.
         to: NodeId,
-        /// The datagram, in the protocol's wire format.
-        bytes: Vec<u8>,
+        /// The datagram, in the protocol's wire format; the same bytes for
+        /// several peers are one clone each, not one copy each.
+        bytes: Datagram,
     },
     /// Something happened that the application or the metrics care about.
     Event(E),
