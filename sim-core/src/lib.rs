@@ -115,7 +115,9 @@ pub use fault::{Churn, Fault};
 pub use kernel::{Builder, Simulation, TraceSink};
 pub use metrics::{DeliveryRecord, DropCause, Metrics, Summary};
 pub use network::{GraphNetwork, InternetNetwork, LinkConfig, Network};
-pub use protocol::{BatteryLevel, NodeId, Observation, Observe, Output, Protocol};
+pub use protocol::{
+    prefetch, prefetch_bytes, BatteryLevel, NodeId, Observation, Observe, Output, Protocol,
+};
 pub use queue::EventQueue;
 pub use rng::{Domain, RngStreams, SimRng};
 pub use source::{Action, Script, Source};

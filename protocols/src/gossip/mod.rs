@@ -1220,4 +1220,26 @@ impl Protocol for Gossip {
     fn poll_timeout(&self) -> Option<Instant> {
         Some(self.next_heartbeat)
     }
+
+    /// Round 0: the peer ids and IHAVE counters (every datagram looks its
+    /// sender up), the meshes and the message cache's windows; round 1:
+    /// the first mesh's peers and the current window (a first copy is
+    /// cached and forwarded to the mesh).
+    fn prefetch(&self, round: u32) {
+        match round {
+            0 => {
+                sim_core::prefetch(self.peers.ids());
+                self.peers.prefetch_counters();
+                sim_core::prefetch(&self.mesh[..]);
+                self.mcache.prefetch(false);
+            }
+            1 => {
+                if let Some(mesh) = self.mesh.first() {
+                    sim_core::prefetch(&mesh.peers[..]);
+                }
+                self.mcache.prefetch(true);
+            }
+            _ => {}
+        }
+    }
 }
