@@ -92,6 +92,8 @@ pub struct EventQueue<T> {
     levels: u32,
     len: usize,
     next_seq: u64,
+    /// How long [`EventQueue::top_up`] makes the front (0: it does not).
+    lookahead: usize,
 }
 
 impl<T> Default for EventQueue<T> {
@@ -106,6 +108,7 @@ impl<T> Default for EventQueue<T> {
             levels: 0,
             len: 0,
             next_seq: 0,
+            lookahead: 0,
         }
     }
 }
@@ -114,6 +117,15 @@ impl<T> EventQueue<T> {
     /// An empty queue starting at time zero.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// Keeps the front run at least `n` items long where small buckets of a
+    /// low level allow, so that [`EventQueue::peek_behind`] sees that far;
+    /// 0 (the default) keeps it as short as the radix heap makes it. A longer
+    /// run costs sorting and in-order insertions, so only a caller that
+    /// looks ahead should ask for one. The order of the items is the same
+    /// either way.
+    pub fn set_lookahead(&mut self, n: usize) {
+        self.lookahead = n;
     }
     /// How many items are queued.
     pub fn len(&self) -> usize {
@@ -247,12 +259,12 @@ impl<T> EventQueue<T> {
     }
 
     /// Appends the lowest buckets, sorted, to the front while it holds fewer
-    /// than [`LOOKAHEAD`] items and they are small buckets of a low level.
+    /// than `lookahead` items and they are small buckets of a low level.
     /// Every item of the lowest bucket is due after every item of the front
     /// and before every other bucketed item, so the front stays sorted; the
     /// floor stays, and the other buckets stay valid relative to it.
     fn top_up(&mut self) {
-        while self.front.len() < LOOKAHEAD && self.levels != 0 {
+        while self.front.len() < self.lookahead && self.levels != 0 {
             let level = self.levels.trailing_zeros() as usize;
             let digit = self.occupied[level].trailing_zeros() as usize;
             let slot = level * DIGITS + digit;
@@ -271,10 +283,6 @@ impl<T> EventQueue<T> {
     }
 }
 
-/// The front is topped up to this many items when small buckets allow, so
-/// that the kernel can see the next events coming and prefetch their memory
-/// ([`EventQueue::peek_behind`]).
-const LOOKAHEAD: usize = 32;
 /// A bucket this small is sorted straight into the front rather than spread
 /// over lower levels (measured with `benches/phold-compare.sh`)…
 const SMALL_BUCKET: usize = 64;
