@@ -56,8 +56,8 @@
 
 use sim_core::network::{AccessClass, InternetConfig, Loss};
 use sim_core::{
-    Action, Dist, Domain, Duration, Instant, InternetNetwork, NodeId, Observation, Observe, Output,
-    Protocol, RngStreams, SimRng, Simulation, Source,
+    Action, Datagram, Dist, Domain, Duration, Instant, InternetNetwork, NodeId, Observation,
+    Observe, Output, Protocol, RngStreams, SimRng, Simulation, Source,
 };
 
 /// The scenario seed of every PHOLD run (the reference seeds its generator
@@ -146,7 +146,7 @@ impl Protocol for Phold {
         };
         Some(Output::Transmit {
             to,
-            bytes: Vec::new(),
+            bytes: Datagram::default(),
         })
     }
 

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim_core::{BatteryLevel, Instant, NodeId, Output, Protocol};
+use sim_core::{BatteryLevel, Datagram, Instant, NodeId, Output, Protocol};
 
 /// An output, with who produced it and during which input.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub(crate) struct Record<E> {
 struct InFlight {
     from: NodeId,
     to: NodeId,
-    bytes: Vec<u8>,
+    bytes: Datagram,
 }
 
 /// Protocols indexed by node id, and what travels between them.

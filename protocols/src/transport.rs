@@ -108,7 +108,10 @@ impl Protocol for Raw {
         _now: Instant,
         TransportCommand::Send { to, bytes }: TransportCommand,
     ) {
-        self.out.push_back(Output::Transmit { to, bytes });
+        self.out.push_back(Output::Transmit {
+            to,
+            bytes: bytes.into(),
+        });
     }
     fn handle_timeout(&mut self, _now: Instant) {}
     fn poll_output(&mut self) -> Option<Output<Self::Event>> {
@@ -174,9 +177,13 @@ impl<A: Protocol, T: Transport> Over<A, T> {
             while let Some(o) = self.app.poll_output() {
                 moved = true;
                 match o {
-                    Output::Transmit { to, bytes } => self
-                        .transport
-                        .handle_command(now, TransportCommand::Send { to, bytes }),
+                    Output::Transmit { to, bytes } => self.transport.handle_command(
+                        now,
+                        TransportCommand::Send {
+                            to,
+                            bytes: bytes.to_vec(),
+                        },
+                    ),
                     Output::Event(e) => self.out.push_back(Output::Event(Layered::App(e))),
                     Output::Drop { from, len, cause } => {
                         self.out.push_back(Output::Drop { from, len, cause })

@@ -31,10 +31,14 @@ use protocols::signaling::{SignalingCommand, SignalingEvent, SignalingNode};
 use sim_core::{BatteryLevel, Instant, NodeId, Observation, Observe, Output, Protocol};
 
 /// A protocol with commands to run on its first wake-up.
+///
+/// `repr(C)`, commands first: every input checks them, and so they share a
+/// cache line with the start of `inner` (whose hot fields come first).
 #[derive(Debug)]
+#[repr(C)]
 pub struct StartUp<P: Protocol> {
-    inner: P,
     pending: Vec<P::Command>,
+    inner: P,
 }
 
 impl<P: Protocol> StartUp<P> {
@@ -50,6 +54,9 @@ impl<P: Protocol> StartUp<P> {
         &self.inner
     }
     fn start(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
         for cmd in std::mem::take(&mut self.pending) {
             self.inner.handle_command(now, cmd);
         }
@@ -83,6 +90,9 @@ impl<P: Protocol> Protocol for StartUp<P> {
     }
     fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
         self.inner.handle_battery(now, level);
+    }
+    fn prefetch(&self, round: u32) {
+        self.inner.prefetch(round);
     }
 }
 
@@ -295,6 +305,12 @@ macro_rules! stack {
             fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
                 match self {
                     $(Stack::$variant(p) => p.handle_battery(now, level),)*
+                }
+            }
+
+            fn prefetch(&self, round: u32) {
+                match self {
+                    $(Stack::$variant(p) => p.prefetch(round),)*
                 }
             }
         }

@@ -199,4 +199,10 @@ impl Protocol for Node {
             Node::Over(o) => o.handle_battery(now, level),
         }
     }
+    fn prefetch(&self, round: u32) {
+        match self {
+            Node::Bare(s) => s.prefetch(round),
+            Node::Over(o) => o.prefetch(round),
+        }
+    }
 }

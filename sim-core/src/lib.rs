@@ -6,6 +6,7 @@
 //!   and [`units`]: sizes and rates with units, parsed exactly;
 //! - [`protocol`]: the sans-IO [`Protocol`] trait every protocol implements, the
 //!   driver's loop, and [`Observe`] (how the metrics learn about messages);
+//!   [`datagram`]: the shared bytes a protocol sends;
 //! - [`queue`]: the event queue, a monotone radix heap ordered by (time,
 //!   insertion sequence);
 //! - [`kernel`]: the [`Simulation`] — one event loop, one wake-up per node;
@@ -64,7 +65,7 @@
 //!     }
 //!     fn handle_command(&mut self, _now: Instant, to: NodeId) {
 //!         self.out.push_back(Output::Event(Note::Sent(self.sent)));
-//!         self.out.push_back(Output::Transmit { to, bytes: self.sent.to_be_bytes().to_vec() });
+//!         self.out.push_back(Output::Transmit { to, bytes: self.sent.to_be_bytes().into() });
 //!         self.sent += 1;
 //!     }
 //!     fn handle_timeout(&mut self, _now: Instant) {}
@@ -91,6 +92,7 @@
 //! assert_eq!(summary.latency.p50, 20.0);
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
+pub mod datagram;
 pub mod dist;
 pub mod energy;
 pub mod fault;
@@ -106,13 +108,16 @@ pub mod topology;
 pub mod trace;
 pub mod units;
 
+pub use datagram::Datagram;
 pub use dist::Dist;
 pub use energy::{Battery, ByteCost, EnergyProfile};
 pub use fault::{Churn, Fault};
 pub use kernel::{Builder, Simulation, TraceSink};
 pub use metrics::{DeliveryRecord, DropCause, Metrics, Summary};
 pub use network::{GraphNetwork, InternetNetwork, LinkConfig, Network};
-pub use protocol::{BatteryLevel, NodeId, Observation, Observe, Output, Protocol};
+pub use protocol::{
+    prefetch, prefetch_bytes, BatteryLevel, NodeId, Observation, Observe, Output, Protocol,
+};
 pub use queue::EventQueue;
 pub use rng::{Domain, RngStreams, SimRng};
 pub use source::{Action, Script, Source};

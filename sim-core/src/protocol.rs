@@ -44,7 +44,7 @@
 //!     type Event = usize;
 //!     fn handle_datagram(&mut self, _now: Instant, from: NodeId, bytes: &[u8]) {
 //!         self.out.push_back(Output::Event(bytes.len()));
-//!         self.out.push_back(Output::Transmit { to: from, bytes: bytes.to_vec() });
+//!         self.out.push_back(Output::Transmit { to: from, bytes: bytes.into() });
 //!     }
 //!     fn handle_command(&mut self, _now: Instant, _cmd: ()) {}
 //!     fn handle_timeout(&mut self, _now: Instant) {}
@@ -61,6 +61,7 @@
 
 use std::fmt;
 
+use crate::datagram::Datagram;
 use crate::metrics::DropCause;
 use crate::time::Instant;
 
@@ -98,8 +99,9 @@ pub enum Output<E> {
     Transmit {
         /// The destination.
         to: NodeId,
-        /// The datagram, in the protocol's wire format.
-        bytes: Vec<u8>,
+        /// The datagram, in the protocol's wire format; the same bytes for
+        /// several peers are one clone each, not one copy each.
+        bytes: Datagram,
     },
     /// Something happened that the application or the metrics care about.
     Event(E),
@@ -149,6 +151,21 @@ pub trait Protocol {
     /// the default ignores it.
     fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
         let _ = (now, level);
+    }
+    /// A performance hint, not an input: the driver will soon give this
+    /// protocol an input. A protocol whose state is spread over the heap may
+    /// [`prefetch`](crate::prefetch) the memory that input will read, so
+    /// that the cache misses of several upcoming inputs overlap instead of
+    /// being waited for one by one. It must change nothing; the driver may
+    /// call it any number of times, or never.
+    ///
+    /// The driver calls it in rounds for the same input, the last round
+    /// nearest the input: in round 0 only the protocol value itself is known
+    /// to be in cache, so a protocol prefetches what its own fields point
+    /// to; in round `r`, it may follow pointers prefetched in round `r − 1`
+    /// (a box spends a round on itself). The default does nothing.
+    fn prefetch(&self, round: u32) {
+        let _ = round;
     }
 }
 
@@ -203,6 +220,13 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
     }
     fn handle_battery(&mut self, now: Instant, level: BatteryLevel) {
         (**self).handle_battery(now, level)
+    }
+    /// Round 0 prefetches the boxed value; later rounds are the value's.
+    fn prefetch(&self, round: u32) {
+        match round.checked_sub(1) {
+            None => crate::prefetch(&**self),
+            Some(r) => (**self).prefetch(r),
+        }
     }
 }
 
@@ -267,4 +291,37 @@ pub enum Observation {
         /// looked for.
         success: bool,
     },
+}
+
+/// Asks the CPU to bring `*value` (its first [`PREFETCH_MAX`] bytes) into
+/// cache, without waiting for it: a hint for [`Protocol::prefetch`] and the
+/// kernel. It has no effect on behaviour.
+#[inline(always)]
+pub fn prefetch<T: ?Sized>(value: &T) {
+    prefetch_bytes((value as *const T).cast(), std::mem::size_of_val(value));
+}
+
+/// The most bytes one [`prefetch`] asks for: six cache lines.
+pub const PREFETCH_MAX: usize = 384;
+
+/// Asks the CPU to bring the bytes `start..start + len` (the first
+/// [`PREFETCH_MAX`] of them) into cache, without waiting: any address will
+/// do, even one past the end of an allocation. Compiles to nothing off
+/// x86-64.
+#[inline(always)]
+pub fn prefetch_bytes(start: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let len = len.min(PREFETCH_MAX);
+        let lines = (0..len).step_by(64).chain(len.checked_sub(1));
+        for offset in lines {
+            // SAFETY: a prefetch is only a hint: it never faults, reads
+            // nothing into the program and writes no memory, whatever the
+            // address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset).cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (start, len);
 }

@@ -92,6 +92,8 @@ pub struct EventQueue<T> {
     levels: u32,
     len: usize,
     next_seq: u64,
+    /// How long [`EventQueue::top_up`] makes the front (0: it does not).
+    lookahead: usize,
 }
 
 impl<T> Default for EventQueue<T> {
@@ -106,6 +108,7 @@ impl<T> Default for EventQueue<T> {
             levels: 0,
             len: 0,
             next_seq: 0,
+            lookahead: 0,
         }
     }
 }
@@ -115,6 +118,15 @@ impl<T> EventQueue<T> {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Keeps the front run at least `n` items long where small buckets of a
+    /// low level allow, so that [`EventQueue::peek_behind`] sees that far;
+    /// 0 (the default) keeps it as short as the radix heap makes it. A longer
+    /// run costs sorting and in-order insertions, so only a caller that
+    /// looks ahead should ask for one. The order of the items is the same
+    /// either way.
+    pub fn set_lookahead(&mut self, n: usize) {
+        self.lookahead = n;
+    }
     /// How many items are queued.
     pub fn len(&self) -> usize {
         self.len
@@ -123,10 +135,8 @@ impl<T> EventQueue<T> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// Takes the next insertion sequence number. The kernel shares one counter
-    /// between this queue and its wake-up table so that all its events are
-    /// totally ordered by (time, sequence).
-    pub fn next_seq(&mut self) -> u64 {
+    /// Takes the next insertion sequence number.
+    fn next_seq(&mut self) -> u64 {
         let s = self.next_seq;
         self.next_seq += 1;
         s
@@ -157,6 +167,15 @@ impl<T> EventQueue<T> {
             _ if time == self.floor => self.front.push_back(entry),
             _ => self.file(entry),
         }
+    }
+    /// The item `n` places behind the next one, if it is already sorted into
+    /// the run that pops next (a cheap look ahead for prefetching; `None`
+    /// says nothing about the queue beyond that run).
+    pub fn peek_behind(&self, n: usize) -> Option<&T> {
+        if !self.early.is_empty() {
+            return None;
+        }
+        self.front.get(n).map(|e| &e.item)
     }
     /// The key (time, sequence) of the next item, without removing it.
     pub fn peek_key(&mut self) -> Option<(Instant, u64)> {
@@ -215,6 +234,7 @@ impl<T> EventQueue<T> {
             self.floor = bucket[0].time;
             let empty = std::mem::replace(&mut self.front, VecDeque::from(bucket));
             self.buckets[slot] = Vec::from(empty);
+            self.top_up();
             return true;
         }
         let floor = bucket
@@ -234,7 +254,32 @@ impl<T> EventQueue<T> {
         self.front.make_contiguous().sort_unstable_by_key(|e| e.seq);
         // Put the emptied vector back so its allocation is reused.
         self.buckets[slot] = bucket;
+        self.top_up();
         true
+    }
+
+    /// Appends the lowest buckets, sorted, to the front while it holds fewer
+    /// than `lookahead` items and they are small buckets of a low level.
+    /// Every item of the lowest bucket is due after every item of the front
+    /// and before every other bucketed item, so the front stays sorted; the
+    /// floor stays, and the other buckets stay valid relative to it.
+    fn top_up(&mut self) {
+        while self.front.len() < self.lookahead && self.levels != 0 {
+            let level = self.levels.trailing_zeros() as usize;
+            let digit = self.occupied[level].trailing_zeros() as usize;
+            let slot = level * DIGITS + digit;
+            if level > SMALL_LEVEL || self.buckets[slot].len() > SMALL_BUCKET {
+                return;
+            }
+            self.occupied[level] &= !(1 << digit);
+            if self.occupied[level] == 0 {
+                self.levels &= !(1 << level);
+            }
+            let mut bucket = std::mem::take(&mut self.buckets[slot]);
+            bucket.sort_unstable_by_key(|e| (e.time, e.seq));
+            self.front.extend(bucket.drain(..));
+            self.buckets[slot] = bucket;
+        }
     }
 }
 

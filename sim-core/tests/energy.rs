@@ -36,7 +36,7 @@ impl Protocol for Sender {
     fn handle_command(&mut self, _: Instant, (to, size): (NodeId, usize)) {
         self.out.push_back(Output::Transmit {
             to,
-            bytes: vec![0; size],
+            bytes: vec![0; size].into(),
         });
     }
     fn handle_timeout(&mut self, _: Instant) {}

@@ -59,7 +59,7 @@ impl Protocol for PoissonSender {
         self.out.push_back(Output::Event(Msg::Sent(self.sent)));
         self.out.push_back(Output::Transmit {
             to: NodeId(1),
-            bytes,
+            bytes: bytes.into(),
         });
         self.sent += 1;
         self.next_send = now

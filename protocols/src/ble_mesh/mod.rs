@@ -509,7 +509,10 @@ impl BleMesh {
     }
 
     fn transmit(&mut self, to: NodeId, bytes: Vec<u8>) {
-        self.outputs.push_back(Output::Transmit { to, bytes });
+        self.outputs.push_back(Output::Transmit {
+            to,
+            bytes: bytes.into(),
+        });
     }
 
     fn drop_input(&mut self, from: NodeId, len: usize, cause: DropCause) {

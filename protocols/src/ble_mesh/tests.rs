@@ -188,7 +188,7 @@ fn quiet_node(i: u32, neighbours: &[u32], config: BleMeshConfig) -> BleMesh {
 /// The one transmit in `outputs`.
 fn the_transmit(outputs: &[Output<BleEvent>]) -> (NodeId, Vec<u8>) {
     let mut found = outputs.iter().filter_map(|o| match o {
-        Output::Transmit { to, bytes } => Some((*to, bytes.clone())),
+        Output::Transmit { to, bytes } => Some((*to, bytes.to_vec())),
         _ => None,
     });
     let transmit = found.next().expect("a transmit");

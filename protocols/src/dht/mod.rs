@@ -710,12 +710,18 @@ impl Dht {
             purpose,
         });
         let bytes = Repr::Request { id, request }.to_bytes();
-        self.outputs.push_back(Output::Transmit { to: peer, bytes });
+        self.outputs.push_back(Output::Transmit {
+            to: peer,
+            bytes: bytes.into(),
+        });
     }
 
     fn send_response(&mut self, to: NodeId, id: u64, response: Response) {
         let bytes = Repr::Response { id, response }.to_bytes();
-        self.outputs.push_back(Output::Transmit { to, bytes });
+        self.outputs.push_back(Output::Transmit {
+            to,
+            bytes: bytes.into(),
+        });
     }
 
     fn emit(&mut self, event: DhtEvent) {

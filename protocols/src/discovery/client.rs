@@ -270,7 +270,7 @@ impl Client {
                 self.connection = Connection::Handshaking { deadline };
                 self.outputs.push_back(Output::Transmit {
                     to: self.server,
-                    bytes: tls::client_hello(),
+                    bytes: tls::client_hello().into(),
                 });
                 self.waiting.push_back((id, message));
             }
@@ -297,7 +297,7 @@ impl Client {
         };
         self.outputs.push_back(Output::Transmit {
             to: self.server,
-            bytes,
+            bytes: bytes.into(),
         });
     }
 

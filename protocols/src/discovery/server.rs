@@ -303,7 +303,10 @@ impl Server {
 
     fn respond(&mut self, to: NodeId, at: Instant, response: Response) {
         let bytes = tls::seal(&http::emit_response(&response, at));
-        self.outputs.push_back(Output::Transmit { to, bytes });
+        self.outputs.push_back(Output::Transmit {
+            to,
+            bytes: bytes.into(),
+        });
     }
 
     /// Queues a request, starts what may start, and rejects the request if
@@ -499,7 +502,7 @@ impl Protocol for Server {
         match tls::parse(bytes) {
             Ok(Flight::ClientHello) => self.outputs.push_back(Output::Transmit {
                 to: from,
-                bytes: tls::server_hello(),
+                bytes: tls::server_hello().into(),
             }),
             Ok(Flight::ClientFinished(plaintext) | Flight::ApplicationData(plaintext)) => {
                 match http::parse_request(&plaintext) {

@@ -47,7 +47,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use sim_core::{DropCause, Instant, NodeId, Observation, Observe, Output, Protocol};
+use sim_core::{Datagram, DropCause, Instant, NodeId, Observation, Observe, Output, Protocol};
 
 pub use crate::seen::SeenCache;
 pub use config::FloodConfig;
@@ -216,9 +216,9 @@ impl Flood {
         &self.seen
     }
 
-    /// Queues `repr` for every neighbour except `except`.
+    /// Queues `repr` for every neighbour except `except`, encoded once.
     fn send(&mut self, repr: wire::Repr, except: Option<NodeId>) {
-        let bytes = repr.to_bytes();
+        let bytes = Datagram::from(repr.to_bytes());
         for &to in &self.neighbours {
             if Some(to) != except {
                 self.outputs.push_back(Output::Transmit {

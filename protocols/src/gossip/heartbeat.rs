@@ -1,7 +1,7 @@
 //! The heartbeat: score decay and expiries, mesh and fanout maintenance,
 //! gossip emission, then the message cache's shift.
 
-use sim_core::{Instant, NodeId};
+use sim_core::{Datagram, Instant, NodeId};
 
 use super::wire::{ControlRepr, IHave, RpcRepr};
 use super::{sample, shuffle, Gossip};
@@ -282,7 +282,7 @@ impl Gossip {
     /// Sends each peer its control messages; peers given the same control
     /// messages one after another share one encoding.
     fn flush(&mut self, out: Outbox) {
-        let mut last: Option<(ControlRepr, Vec<u8>)> = None;
+        let mut last: Option<(ControlRepr, Datagram)> = None;
         for (peer, control) in out.entries {
             if let Some((c, bytes)) = &last {
                 if *c == control {
@@ -295,7 +295,7 @@ impl Gossip {
                 control,
                 ..RpcRepr::default()
             };
-            let bytes = rpc.emit();
+            let bytes = Datagram::from(rpc.emit());
             self.send(peer, bytes.clone());
             last = Some((rpc.control, bytes));
         }

@@ -69,6 +69,19 @@ impl MessageCache {
         }
     }
 
+    /// Prefetches the windows (see [`sim_core::Protocol::prefetch`]), or with
+    /// `current`, where [`put`](MessageCache::put) writes next.
+    pub(crate) fn prefetch(&self, current: bool) {
+        match self.windows.front() {
+            Some(window) if current => sim_core::prefetch_bytes(
+                window.as_ptr_range().end.cast(),
+                std::mem::size_of::<CachedMessage>(),
+            ),
+            Some(window) => sim_core::prefetch(window),
+            None => {}
+        }
+    }
+
     /// The cached message with this id, if it is still cached.
     pub fn get(&self, id: MessageId) -> Option<&CachedMessage> {
         self.windows.iter().flatten().find(|m| m.message.id == id)

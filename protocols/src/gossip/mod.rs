@@ -66,7 +66,7 @@ use std::collections::VecDeque;
 
 use sim_core::dist::uniform_below;
 use sim_core::{
-    DropCause, Duration, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng,
+    Datagram, DropCause, Duration, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng,
 };
 
 pub use crate::seen::SeenCache;
@@ -368,7 +368,7 @@ struct Promise {
 /// scores before any peer is looked up; the seen cache is a flat hash
 /// table ([`SeenCache`]); the peer table's ids sit apart from the rest of
 /// its state ([`PeerTable`]); a message is encoded once per forward, by
-/// hand, and each transmit clones the bytes.
+/// hand, into one shared [`Datagram`] that every transmit of it clones.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Gossip {
@@ -566,7 +566,7 @@ impl Gossip {
         self.outputs.push_back(Output::Event(e));
     }
 
-    fn send(&mut self, to: NodeId, bytes: Vec<u8>) {
+    fn send(&mut self, to: NodeId, bytes: Datagram) {
         self.outputs.push_back(Output::Transmit { to, bytes });
     }
 
@@ -656,7 +656,7 @@ impl Gossip {
                     .collect(),
                 ..RpcRepr::default()
             };
-            self.send(peer, hello.emit());
+            self.send(peer, hello.emit().into());
         }
     }
 
@@ -777,11 +777,13 @@ impl Gossip {
     /// Tells every peer about `sub`, with `control` piggybacked for the
     /// peers it names; the plain announcement is encoded once.
     fn announce(&mut self, sub: Subscription, mut control: Vec<(NodeId, ControlRepr)>) {
-        let plain = RpcRepr {
-            subscriptions: vec![sub],
-            ..RpcRepr::default()
-        }
-        .emit();
+        let plain = Datagram::from(
+            RpcRepr {
+                subscriptions: vec![sub],
+                ..RpcRepr::default()
+            }
+            .emit(),
+        );
         let peers: Vec<NodeId> = self.peers.iter().map(|p| p.id).collect();
         for peer in peers {
             let bytes = match control.iter().position(|(p, _)| *p == peer) {
@@ -790,7 +792,8 @@ impl Gossip {
                     control: control.swap_remove(i).1,
                     ..RpcRepr::default()
                 }
-                .emit(),
+                .emit()
+                .into(),
                 None => plain.clone(),
             };
             self.send(peer, bytes);
@@ -906,7 +909,7 @@ impl Gossip {
         let forward = |p: &&NodeId| **p != from && **p != author;
         if self.mesh[mi].peers.iter().any(|p| forward(&p)) {
             self.event(GossipEvent::Relayed { msg: m.id });
-            // Encoded once; each transmit needs its own buffer.
+            // Encoded once; the transmits share the bytes.
             let bytes = onward.emit();
             for &to in self.mesh[mi].peers.iter().filter(forward) {
                 self.outputs.push_back(Output::Transmit {
@@ -948,7 +951,7 @@ impl Gossip {
                 control: reply,
                 ..RpcRepr::default()
             };
-            self.send(from, rpc.emit());
+            self.send(from, rpc.emit().into());
         }
         for m in served {
             self.send(from, m.emit());
@@ -1146,7 +1149,7 @@ impl Protocol for Gossip {
                         control: reply,
                         ..RpcRepr::default()
                     };
-                    self.send(from, rpc.emit());
+                    self.send(from, rpc.emit().into());
                 }
             }
             return;
@@ -1216,5 +1219,27 @@ impl Protocol for Gossip {
 
     fn poll_timeout(&self) -> Option<Instant> {
         Some(self.next_heartbeat)
+    }
+
+    /// Round 0: the peer ids and IHAVE counters (every datagram looks its
+    /// sender up), the meshes and the message cache's windows; round 1:
+    /// the first mesh's peers and the current window (a first copy is
+    /// cached and forwarded to the mesh).
+    fn prefetch(&self, round: u32) {
+        match round {
+            0 => {
+                sim_core::prefetch(self.peers.ids());
+                self.peers.prefetch_counters();
+                sim_core::prefetch(&self.mesh[..]);
+                self.mcache.prefetch(false);
+            }
+            1 => {
+                if let Some(mesh) = self.mesh.first() {
+                    sim_core::prefetch(&mesh.peers[..]);
+                }
+                self.mcache.prefetch(true);
+            }
+            _ => {}
+        }
     }
 }

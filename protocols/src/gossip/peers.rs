@@ -109,6 +109,11 @@ impl PeerTable {
         Some(&mut self.counters[i])
     }
 
+    /// Prefetches the IHAVE counters (see [`sim_core::Protocol::prefetch`]).
+    pub(crate) fn prefetch_counters(&self) {
+        sim_core::prefetch(&self.counters[..]);
+    }
+
     /// Zeroes every peer's IHAVE counters (each heartbeat).
     pub(crate) fn reset_ihave_counters(&mut self) {
         self.counters.fill(IHaveCounters::default());

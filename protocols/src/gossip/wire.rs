@@ -68,7 +68,7 @@
 use std::fmt;
 
 use prost::Message as _;
-use sim_core::NodeId;
+use sim_core::{Datagram, NodeId};
 
 /// The protobuf schema, as prost structs.
 ///
@@ -431,9 +431,10 @@ impl MessageRepr {
 
     /// An RPC carrying only this message, encoded with its length prefix:
     /// the bytes prost writes for `RpcRepr { messages: vec![*self], .. }`,
-    /// written directly into one buffer of the right size (this is the
-    /// per-message hot path of every relay).
-    pub fn emit(&self) -> Vec<u8> {
+    /// written directly into one shared buffer of the right size, whose
+    /// payload is left as it was allocated, zeroed (this is the per-message
+    /// hot path of every relay, which sends the result to its whole mesh).
+    pub fn emit(&self) -> Datagram {
         let data = self.data_len as usize;
         let mut digits = [0; 10];
         let topic = decimal(self.topic.0, &mut digits);
@@ -444,22 +445,24 @@ impl MessageRepr {
             + (2 + topic.len())
             + (2 + varint::len(hops));
         let rpc = 1 + varint::len(body as u64) + body;
-        let mut buf = Vec::with_capacity(varint::len(rpc as u64) + rpc);
-        varint::put(&mut buf, rpc as u64);
-        buf.push(key(2, LEN));
-        varint::put(&mut buf, body as u64);
-        buf.extend_from_slice(&[key(1, LEN), 4]);
-        buf.extend_from_slice(&self.id.from_node().0.to_be_bytes());
-        buf.push(key(2, LEN));
-        varint::put(&mut buf, data as u64);
-        buf.resize(buf.len() + data, 0);
-        buf.extend_from_slice(&[key(3, LEN), 8]);
-        buf.extend_from_slice(&u64::from(self.id.seqno()).to_be_bytes());
-        buf.extend_from_slice(&[key(4, LEN), topic.len() as u8]);
-        buf.extend_from_slice(topic);
-        buf.extend_from_slice(&HOPS_KEY);
-        varint::put(&mut buf, hops);
-        buf
+        Datagram::zeroed(varint::len(rpc as u64) + rpc, |buf| {
+            let mut w = Writer(buf);
+            w.varint(rpc as u64);
+            w.put(&[key(2, LEN)]);
+            w.varint(body as u64);
+            w.put(&[key(1, LEN), 4]);
+            w.put(&self.id.from_node().0.to_be_bytes());
+            w.put(&[key(2, LEN)]);
+            w.varint(data as u64);
+            w.skip(data);
+            w.put(&[key(3, LEN), 8]);
+            w.put(&u64::from(self.id.seqno()).to_be_bytes());
+            w.put(&[key(4, LEN), topic.len() as u8]);
+            w.put(topic);
+            w.put(&HOPS_KEY);
+            w.varint(hops);
+            debug_assert!(w.0.is_empty(), "the length was computed exactly");
+        })
     }
 
     /// Validates a protobuf message; `Err(Ok(invalid))` for a message that
@@ -494,6 +497,25 @@ impl MessageRepr {
     }
 }
 
+/// Writes into a buffer of exactly the right length, front to back.
+struct Writer<'a>(&'a mut [u8]);
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let (head, rest) = std::mem::take(&mut self.0).split_at_mut(bytes.len());
+        head.copy_from_slice(bytes);
+        self.0 = rest;
+    }
+    /// Leaves `n` bytes as they are.
+    fn skip(&mut self, n: usize) {
+        self.0 = &mut std::mem::take(&mut self.0)[n..];
+    }
+    fn varint(&mut self, v: u64) {
+        let (bytes, n) = varint::encode(v);
+        self.put(&bytes[..n]);
+    }
+}
+
 /// The length-delimited wire type.
 const LEN: u8 = 2;
 
@@ -507,16 +529,20 @@ const HOPS_KEY: [u8; 2] = [0xc0, 0x3e];
 
 /// Unsigned LEB128 varints, as protobuf writes them.
 mod varint {
-    /// Appends `v`.
-    pub(super) fn put(buf: &mut Vec<u8>, mut v: u64) {
+    /// `v`'s bytes: the first `n` of the array.
+    pub(super) fn encode(mut v: u64) -> ([u8; 10], usize) {
+        let mut bytes = [0; 10];
+        let mut n = 0;
         while v >= 0x80 {
-            buf.push(v as u8 | 0x80);
+            bytes[n] = v as u8 | 0x80;
             v >>= 7;
+            n += 1;
         }
-        buf.push(v as u8);
+        bytes[n] = v as u8;
+        (bytes, n + 1)
     }
 
-    /// How many bytes `put` writes for `v`.
+    /// How many bytes `encode` writes for `v`.
     pub(super) fn len(v: u64) -> usize {
         (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
     }
@@ -1047,16 +1073,14 @@ mod tests {
     #[test]
     fn varints_and_decimals() {
         for v in [0, 1, 127, 128, 300, 8000, u64::from(u32::MAX), u64::MAX] {
-            let mut buf = Vec::new();
-            varint::put(&mut buf, v);
-            assert_eq!(buf.len(), varint::len(v), "{v}");
-            let mut read = &buf[..];
+            let (bytes, n) = varint::encode(v);
+            assert_eq!(n, varint::len(v), "{v}");
+            let mut read = &bytes[..n];
             assert_eq!(varint::get(&mut read), Some(v));
             assert!(read.is_empty());
         }
-        let mut hops = Vec::new();
-        varint::put(&mut hops, 8000);
-        assert_eq!(hops, HOPS_KEY);
+        let (hops, n) = varint::encode(8000);
+        assert_eq!(hops[..n], HOPS_KEY);
         // Eleven bytes, or a tenth byte above 1, are not a varint.
         assert_eq!(varint::get(&mut &[0xff; 11][..]), None);
         assert_eq!(

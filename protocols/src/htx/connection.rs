@@ -524,7 +524,7 @@ impl Connection {
     fn transmit(&mut self, bytes: Vec<u8>, ctx: &mut Ctx) {
         ctx.out.push_back(Output::Transmit {
             to: self.peer,
-            bytes,
+            bytes: bytes.into(),
         });
         let keepalive = ctx.config.keepalive;
         if keepalive > Duration::ZERO && self.established() {

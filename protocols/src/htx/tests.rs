@@ -89,7 +89,7 @@ fn frames(net: &TestNet<Htx>, node: NodeId) -> Vec<(Instant, Repr, Vec<u8>)> {
         .iter()
         .filter(|r| r.node == node)
         .filter_map(|r| match &r.output {
-            Output::Transmit { bytes, .. } => Some((r.at, header(bytes), bytes.clone())),
+            Output::Transmit { bytes, .. } => Some((r.at, header(bytes), bytes.to_vec())),
             _ => None,
         })
         .collect()
@@ -202,7 +202,7 @@ fn modelled_crypto_puts_the_same_sizes_on_the_wire() {
         net.log
             .iter()
             .filter_map(|r| match &r.output {
-                Output::Transmit { to, bytes } => Some((r.at, r.node, *to, bytes.clone())),
+                Output::Transmit { to, bytes } => Some((r.at, r.node, *to, bytes.to_vec())),
                 _ => None,
             })
             .collect::<Vec<_>>()

@@ -18,7 +18,7 @@ pub mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim_core::{DropCause, Instant, NodeId, Observation, Observe, Output, Protocol};
+use sim_core::{Datagram, DropCause, Instant, NodeId, Observation, Observe, Output, Protocol};
 
 pub use wire::IdentifyMsg;
 
@@ -104,7 +104,7 @@ impl Protocol for Identify {
             };
             return self.outputs.push_back(Output::Transmit {
                 to: from,
-                bytes: answer.to_bytes(),
+                bytes: answer.to_bytes().into(),
             });
         }
         self.known.insert(from, msg.protocols.clone());
@@ -119,7 +119,7 @@ impl Protocol for Identify {
         let IdentifyCommand::Ask(peer) = cmd;
         self.outputs.push_back(Output::Transmit {
             to: peer,
-            bytes: Vec::new(),
+            bytes: Datagram::default(),
         });
     }
 

@@ -36,7 +36,9 @@ use std::collections::VecDeque;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sim_core::{DropCause, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng};
+use sim_core::{
+    Datagram, DropCause, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng,
+};
 
 use crate::dht::{Dht, DhtCommand, DhtConfig, DhtEvent};
 use crate::gossip::{Gossip, GossipCommand, GossipConfig, GossipEvent, TopicId};
@@ -283,9 +285,12 @@ fn fork(rng: &mut SimRng) -> SimRng {
 /// Puts the protocol tag in front of a datagram.
 fn tag<E>(t: u8, out: Output<E>) -> Output<E> {
     match out {
-        Output::Transmit { to, mut bytes } => {
-            bytes.insert(0, t);
-            Output::Transmit { to, bytes }
+        Output::Transmit { to, bytes } => {
+            let tagged = Datagram::zeroed(bytes.len() + 1, |b| {
+                b[0] = t;
+                b[1..].copy_from_slice(&bytes);
+            });
+            Output::Transmit { to, bytes: tagged }
         }
         other => other,
     }

@@ -229,7 +229,7 @@ impl Protocol for Ping {
                 };
                 self.outputs.push_back(Output::Transmit {
                     to: from,
-                    bytes: response.to_bytes(),
+                    bytes: response.to_bytes().into(),
                 });
             }
             wire::Kind::Response => {
@@ -271,7 +271,7 @@ impl Protocol for Ping {
             .push_back(Output::Event(PingEvent::Sent { id, to: cmd.to }));
         self.outputs.push_back(Output::Transmit {
             to: cmd.to,
-            bytes: repr.to_bytes(),
+            bytes: repr.to_bytes().into(),
         });
     }
 

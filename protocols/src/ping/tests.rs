@@ -16,7 +16,7 @@ fn drain(ping: &mut Ping) -> Vec<Output<PingEvent>> {
 /// The bytes of the single transmit among `outputs`.
 fn transmitted(outputs: &[Output<PingEvent>]) -> Vec<u8> {
     let mut transmits = outputs.iter().filter_map(|o| match o {
-        Output::Transmit { bytes, .. } => Some(bytes.clone()),
+        Output::Transmit { bytes, .. } => Some(bytes.to_vec()),
         _ => None,
     });
     let bytes = transmits.next().expect("a transmit");

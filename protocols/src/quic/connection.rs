@@ -1185,7 +1185,7 @@ impl Connection {
         header.emit(&payload, &mut bytes);
         ctx.out.push_back(Output::Transmit {
             to: self.peer,
-            bytes,
+            bytes: bytes.into(),
         });
     }
 
@@ -1237,7 +1237,7 @@ impl Connection {
         while let Some(bytes) = self.build_datagram(now, &mut blocked, ctx) {
             ctx.out.push_back(Output::Transmit {
                 to: self.peer,
-                bytes,
+                bytes: bytes.into(),
             });
         }
         self.app_limited =

@@ -211,7 +211,7 @@ impl Net {
     fn drain(&mut self, i: usize) {
         while let Some(output) = self.nodes[i].poll_output() {
             match output {
-                Output::Transmit { to, bytes } => self.transmit(i, to, bytes),
+                Output::Transmit { to, bytes } => self.transmit(i, to, bytes.to_vec()),
                 Output::Event(event) => {
                     if matches!(event, TransportEvent::Received { .. }) {
                         self.delivered[i] += 1;
@@ -816,7 +816,7 @@ fn established() -> (Quic, Vec<Vec<u8>>) {
         now += ms(10);
         let up: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_output())
             .filter_map(|o| match o {
-                Output::Transmit { bytes, .. } => Some(bytes),
+                Output::Transmit { bytes, .. } => Some(bytes.to_vec()),
                 _ => None,
             })
             .collect();
@@ -826,7 +826,7 @@ fn established() -> (Quic, Vec<Vec<u8>>) {
         to_server.extend(up);
         let down: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_output())
             .filter_map(|o| match o {
-                Output::Transmit { bytes, .. } => Some(bytes),
+                Output::Transmit { bytes, .. } => Some(bytes.to_vec()),
                 _ => None,
             })
             .collect();

@@ -295,7 +295,7 @@ impl Peer {
         }
         self.outputs.push_back(Output::Transmit {
             to: self.server,
-            bytes: tls::seal(&bytes),
+            bytes: tls::seal(&bytes).into(),
         });
     }
 
@@ -348,7 +348,10 @@ impl Peer {
         for step in steps {
             match step {
                 Step::Signal(message) => self.send(&message),
-                Step::Direct(to, bytes) => self.outputs.push_back(Output::Transmit { to, bytes }),
+                Step::Direct(to, bytes) => self.outputs.push_back(Output::Transmit {
+                    to,
+                    bytes: bytes.into(),
+                }),
                 Step::Opened => {
                     let Some(pc) = self.connections.get(&node) else {
                         continue;
@@ -382,7 +385,7 @@ impl Peer {
                 let key = websocket::new_key(random);
                 self.outputs.push_back(Output::Transmit {
                     to: self.server,
-                    bytes: tls::client_finished(&websocket::upgrade_request(&key)),
+                    bytes: tls::client_finished(&websocket::upgrade_request(&key)).into(),
                 });
                 self.session = Session::Upgrading(key);
             }
@@ -591,7 +594,7 @@ impl Protocol for Peer {
                     Some(now.saturating_add(self.config.setup_timeout));
                 self.outputs.push_back(Output::Transmit {
                     to: self.server,
-                    bytes: tls::client_hello(),
+                    bytes: tls::client_hello().into(),
                 });
             }
             SignalingCommand::Connect { to } => {

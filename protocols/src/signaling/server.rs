@@ -250,7 +250,7 @@ impl Server {
         frame.emit(&mut bytes);
         self.outputs.push_back(Output::Transmit {
             to,
-            bytes: tls::seal(&bytes),
+            bytes: tls::seal(&bytes).into(),
         });
     }
 
@@ -285,7 +285,7 @@ impl Server {
         self.idle.insert((self.idle_deadline(now), from));
         self.outputs.push_back(Output::Transmit {
             to: from,
-            bytes: tls::server_hello(),
+            bytes: tls::server_hello().into(),
         });
     }
 
@@ -298,7 +298,7 @@ impl Server {
             self.close(from, Removal::Closed, None);
             self.outputs.push_back(Output::Transmit {
                 to: from,
-                bytes: tls::seal(&websocket::too_many_requests()),
+                bytes: tls::seal(&websocket::too_many_requests()).into(),
             });
             self.outputs
                 .push_back(Output::Event(ServerEvent::Refused { client: from }));
@@ -311,7 +311,7 @@ impl Server {
         }
         self.outputs.push_back(Output::Transmit {
             to: from,
-            bytes: tls::seal(&websocket::switching_protocols(&key)),
+            bytes: tls::seal(&websocket::switching_protocols(&key)).into(),
         });
     }
 

@@ -632,7 +632,7 @@ fn busy_net() -> (TestNet<SignalingNode>, Vec<Datagram>) {
         .log
         .iter()
         .filter_map(|r| match &r.output {
-            Output::Transmit { to, bytes } => Some((r.node, *to, bytes.clone())),
+            Output::Transmit { to, bytes } => Some((r.node, *to, bytes.to_vec())),
             _ => None,
         })
         .collect();

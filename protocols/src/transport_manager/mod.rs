@@ -120,7 +120,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use rand::{RngCore, SeedableRng};
-use sim_core::{BatteryLevel, DropCause, Duration, Instant, NodeId, Output, Protocol, SimRng};
+use sim_core::{
+    BatteryLevel, Datagram, DropCause, Duration, Instant, NodeId, Output, Protocol, SimRng,
+};
 
 pub use config::TransportManagerConfig;
 pub use policy::{DeviceType, Policy, PolicyChoice, Quality, Situation, TransportKind};
@@ -657,9 +659,10 @@ impl TransportManager {
                     moved = true;
                     match output {
                         Output::Transmit { to, bytes } => {
-                            let mut tagged = Vec::with_capacity(bytes.len() + 1);
-                            tagged.push(tag_of(kind));
-                            tagged.extend_from_slice(&bytes);
+                            let tagged = Datagram::zeroed(bytes.len() + 1, |b| {
+                                b[0] = tag_of(kind);
+                                b[1..].copy_from_slice(&bytes);
+                            });
                             self.out.push_back(Output::Transmit { to, bytes: tagged });
                         }
                         Output::Event(TransportEvent::Received { from, bytes }) => {

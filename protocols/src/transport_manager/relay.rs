@@ -87,7 +87,7 @@ impl Relay {
         let len = message.len();
         self.out.push_back(Output::Transmit {
             to,
-            bytes: frame(DELIVER, from, message),
+            bytes: frame(DELIVER, from, message).into(),
         });
         self.out
             .push_back(Output::Event(TransportEvent::Note(RelayNote::Forwarded {
@@ -147,7 +147,7 @@ impl Protocol for Relay {
             Some(server) if server == self.id => self.forward(self.id, to, &bytes),
             Some(server) => self.out.push_back(Output::Transmit {
                 to: server,
-                bytes: frame(FORWARD, to, &bytes),
+                bytes: frame(FORWARD, to, &bytes).into(),
             }),
             None => self.out.push_back(Output::Drop {
                 from: self.id,

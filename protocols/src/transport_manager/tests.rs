@@ -400,7 +400,7 @@ fn a_lost_fragment_times_out_and_is_counted() {
         .log
         .iter()
         .filter_map(|r| match &r.output {
-            Output::Transmit { bytes, .. } => Some(bytes.clone()),
+            Output::Transmit { bytes, .. } => Some(bytes.to_vec()),
             _ => None,
         })
         .collect();
