@@ -465,8 +465,12 @@ where
 
     fn receive(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) {
         let i = to.index();
-        let via = self.network.interface(from, bytes);
-        self.spend(i, |b, now| b.receive(now, via, bytes.len()));
+        // The interface only sets the price: ask for it only where energy
+        // is modelled, off the hot path of runs without batteries.
+        if self.energy.is_some() {
+            let via = self.network.interface(from, bytes);
+            self.spend(i, |b, now| b.receive(now, via, bytes.len()));
+        }
         let Some(node) = self.nodes[i].as_mut().filter(|_| self.up[i]) else {
             return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
         };
