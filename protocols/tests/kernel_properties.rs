@@ -21,9 +21,8 @@
 //! "relays at most once" and "delivers at most once" hold for the whole run,
 //! not only while a short-lived seen set remembers.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use protocols::flood::{self, Flood, FloodCommand, FloodConfig, FloodEvent};
@@ -157,13 +156,13 @@ struct Audited<P> {
     /// Input calls so far; outputs are attributed to the latest.
     calls: u64,
     now: Option<Instant>,
-    audit: Rc<RefCell<Audit>>,
+    audit: Arc<Mutex<Audit>>,
 }
 
 impl<P> Audited<P> {
-    fn new(inner: P, node: NodeId, audit: Rc<RefCell<Audit>>) -> Self {
+    fn new(inner: P, node: NodeId, audit: Arc<Mutex<Audit>>) -> Self {
         let incarnation = {
-            let mut a = audit.borrow_mut();
+            let mut a = audit.lock().unwrap();
             a.incarnations += 1;
             a.incarnations - 1
         };
@@ -178,7 +177,7 @@ impl<P> Audited<P> {
     }
 
     fn input(&mut self, now: Instant) {
-        let mut audit = self.audit.borrow_mut();
+        let mut audit = self.audit.lock().unwrap();
         if self.now.is_some_and(|before| now < before) {
             audit.time_reversals.push(format!(
                 "{} (incarnation {}) got {now} after {:?}",
@@ -213,7 +212,7 @@ where
     }
     fn poll_output(&mut self) -> Option<Output<P::Event>> {
         let out = self.inner.poll_output()?;
-        let mut audit = self.audit.borrow_mut();
+        let mut audit = self.audit.lock().unwrap();
         match &out {
             Output::Transmit { bytes, .. } => {
                 let flood = flood::wire::Packet::new_checked(&bytes[..])
@@ -589,9 +588,9 @@ type Sim = Simulation<Audited<Stack>, GraphNetwork>;
 
 struct Run {
     sim: Sim,
-    audit: Rc<RefCell<Audit>>,
+    audit: Arc<Mutex<Audit>>,
     /// Every datagram handed to a protocol, as (receiver, sender).
-    receives: Rc<RefCell<Vec<(NodeId, NodeId)>>>,
+    receives: Arc<Mutex<Vec<(NodeId, NodeId)>>>,
 }
 
 /// Builds the scenario's simulation with RNG streams from `seed`.
@@ -610,8 +609,8 @@ fn start(s: &Scenario, seed: u64) -> Run {
         expected_recipients: s.nodes() - 1,
     };
     let kinds = s.kinds.clone();
-    let audit = Rc::new(RefCell::new(Audit::default()));
-    let shared = Rc::clone(&audit);
+    let audit = Arc::new(Mutex::new(Audit::default()));
+    let shared = Arc::clone(&audit);
     // As the scenario builder does: each incarnation numbers its messages
     // from a random point, so a rebuilt node does not reuse its old ids.
     let build: Builder<Audited<Stack>> = Box::new(move |id, mut rng: SimRng| {
@@ -622,15 +621,16 @@ fn start(s: &Scenario, seed: u64) -> Run {
             ),
             Kind::Ping => Stack::Ping(Ping::new(id, PingConfig::default()).with_initial_seq(seq)),
         };
-        Audited::new(inner, id, Rc::clone(&shared))
+        Audited::new(inner, id, Arc::clone(&shared))
     });
     let mut sim = Simulation::new(streams, net, build);
     sim.record_events();
-    let receives = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&receives);
+    let receives = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&receives);
     sim.set_trace_sink(Box::new(move |r| {
         if r.kind == TraceKind::Receive {
-            sink.borrow_mut()
+            sink.lock()
+                .unwrap()
                 .push((r.node, r.peer.expect("a receive has a sender")));
         }
     }));
@@ -784,7 +784,7 @@ proptest! {
     #[test]
     fn no_delivery_beats_the_shortest_path(s in scenario(Stacks::Any)) {
         let run = run_to_end(&s);
-        let audit = run.audit.borrow();
+        let audit = run.audit.lock().unwrap();
         let mut lengths: BTreeMap<u64, BTreeSet<usize>> = BTreeMap::new();
         for &(msg, len) in &audit.lengths {
             lengths.entry(msg).or_default().insert(len);
@@ -834,7 +834,7 @@ proptest! {
     #[test]
     fn no_node_relays_a_flood_twice(s in scenario(Stacks::AllFlood)) {
         let run = run_to_end(&s);
-        let audit = run.audit.borrow();
+        let audit = run.audit.lock().unwrap();
         let mut calls: BTreeMap<(u32, u64), (NodeId, BTreeSet<u64>)> = BTreeMap::new();
         for &(incarnation, node, call, msg) in &audit.flood_transmits {
             calls.entry((incarnation, msg)).or_insert((node, BTreeSet::new())).1.insert(call);
@@ -852,7 +852,7 @@ proptest! {
     #[test]
     fn no_duplicate_delivery_per_incarnation(s in scenario(Stacks::Any)) {
         let run = run_to_end(&s);
-        let audit = run.audit.borrow();
+        let audit = run.audit.lock().unwrap();
         let mut seen = BTreeMap::new();
         for &(incarnation, node, at, msg) in &audit.deliveries {
             let first = seen.insert((incarnation, msg), at);
@@ -896,7 +896,7 @@ proptest! {
         };
         let random_receives = once
             .receives
-            .borrow()
+            .lock().unwrap()
             .iter()
             .filter(|&&(to, from)| s.link(from, to).is_some_and(|l| spread(&l.latency)))
             .count();
@@ -938,12 +938,12 @@ proptest! {
             m.packets_delivered
         );
         prop_assert_eq!(
-            run.receives.borrow().len() as u64,
+            run.receives.lock().unwrap().len() as u64,
             m.packets_delivered,
             "one receive trace record per delivered datagram"
         );
         prop_assert_eq!(
-            run.audit.borrow().lengths.len() as u64,
+            run.audit.lock().unwrap().lengths.len() as u64,
             m.packets_sent,
             "one send per Transmit a protocol output"
         );
@@ -955,7 +955,7 @@ proptest! {
     #[test]
     fn a_crashed_node_gets_no_input(s in scenario(Stacks::Any)) {
         let run = run_to_end(&s);
-        let audit = run.audit.borrow();
+        let audit = run.audit.lock().unwrap();
         for (node, since, until) in down_intervals(&s) {
             for &(incarnation, n, at) in &audit.inputs {
                 prop_assert!(

@@ -179,6 +179,10 @@ pub fn build(s: &Scenario, seed: u64, at: &Locator<'_>) -> Result<ScenarioSim, S
     if s.groups.iter().any(|g| g.device.is_some()) {
         sim.model_energy(energy_profiles(s));
     }
+    // Every run that can goes in windows, so that its results are the same
+    // whether it then runs on one thread (a sweep's runs) or several
+    // (`p2psim run --threads`).
+    sim.run_in_windows(1);
 
     let end = Instant::ZERO + s.duration;
     // `None`: one of the sender's open channels, chosen by the node.

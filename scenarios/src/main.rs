@@ -51,6 +51,10 @@ enum Command {
         /// cause) as CSV to this file.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Threads to run the nodes on (default: one per core), where the
+        /// network model allows it. The results are the same for any number.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Check a scenario file without running it.
     Validate {
@@ -135,7 +139,8 @@ fn main() -> ExitCode {
             seed,
             quiet,
             trace,
-        } => run_command(&file, out, seed, quiet, trace),
+            threads,
+        } => run_command(&file, out, seed, quiet, trace, threads),
         Command::Validate { file } => validate_command(&file),
         Command::Report { dir } => report_command(&dir),
         Command::Sweep {
@@ -185,6 +190,7 @@ fn run_command(
     seed: Option<u64>,
     quiet: bool,
     trace: Option<PathBuf>,
+    threads: Option<usize>,
 ) -> Result<(), Failure> {
     let (scenario, text) = load(file)?;
     let seed = seed.unwrap_or(scenario.seed);
@@ -203,6 +209,9 @@ fn run_command(
         !quiet && std::io::stdout().is_terminal(),
         scenario.duration.as_nanos(),
     );
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    sim.run_in_windows(threads);
     let outcome = finish_with_progress(&scenario, seed, sim, &mut |t, steps| bar.update(t, steps));
     bar.finish();
     if let (Some(t), Some(path)) = (trace_file, &trace) {

@@ -54,6 +54,9 @@ impl Network for AnyNetwork {
     fn min_delay(&self, from: NodeId, to: NodeId) -> Option<Duration> {
         forward!(self, n => n.min_delay(from, to))
     }
+    fn lookahead(&self) -> Option<Duration> {
+        forward!(self, n => n.lookahead())
+    }
     fn neighbours(&self, node: NodeId) -> Option<Vec<NodeId>> {
         forward!(self, n => n.neighbours(node))
     }

@@ -73,3 +73,42 @@ fn pinned_hashes() {
         "1000a63bf7bd5514"
     );
 }
+
+/// A scenario whose network has a lookahead runs its nodes in windows, on
+/// as many threads as asked; the trace and every delivery are the same on
+/// any number of them. gossip-100k, cut to 3,000 nodes and 6 seconds.
+#[test]
+fn windows_give_the_same_run_on_any_number_of_threads() {
+    let text = std::fs::read_to_string(common::shipped("gossip-100k"))
+        .unwrap()
+        .replace("count: 100000", "count: 3000")
+        .replace("duration: \"65s\"", "duration: \"6s\"")
+        .replace("stop: \"63s\"", "stop: \"6s\"");
+    let path = std::path::Path::new("gossip-3k.ron");
+    let scenario = scenarios::load::parse(path, &text).unwrap();
+    let runs: Vec<_> = [1, 2, 3, 8]
+        .into_iter()
+        .map(|threads| {
+            let at = scenarios::error::Locator::new(path, &text);
+            let mut sim = scenarios::build::build(&scenario, scenario.seed, &at).unwrap();
+            assert!(
+                sim.run_in_windows(threads),
+                "the internet model has a lookahead"
+            );
+            scenarios::run::finish(&scenario, scenario.seed, sim)
+        })
+        .collect();
+    assert!(
+        runs[0].summary.delivery_ratio > 0.99,
+        "{:?}",
+        runs[0].summary
+    );
+    for (run, threads) in runs.iter().zip([1, 2, 3, 8]).skip(1) {
+        assert_eq!(run.trace_hash, runs[0].trace_hash, "{threads} threads");
+        assert_eq!(run.events, runs[0].events, "{threads} threads");
+        assert_eq!(
+            run.metrics.deliveries, runs[0].metrics.deliveries,
+            "{threads} threads"
+        );
+    }
+}

@@ -28,10 +28,10 @@
 //! only queued event may be a workload's first action seconds ahead, it takes
 //! every datagram the nodes' first wake-ups send.
 //!
-//! Ties: items due at the same time come out in insertion order (first in,
-//! first out): `front` is sorted by (time, sequence), and a push carries a
-//! larger sequence number than anything queued, so it goes after every item
-//! due at the same time.
+//! Ties: items due at the same time come out in sequence order: `front` is
+//! sorted by (time, sequence). With [`EventQueue::push`] a push carries a
+//! larger sequence number than anything queued, so items due at the same
+//! time come out first in, first out.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -141,17 +141,27 @@ impl<T> EventQueue<T> {
         self.next_seq += 1;
         s
     }
-    /// Queues `item` at `time` and returns its sequence number.
+    /// Queues `item` at `time` and returns its sequence number, the next of
+    /// the queue's own counter: it goes after every item queued for the
+    /// same time.
     ///
     /// # Panics
     /// If `time` is earlier than the last popped time: that would be an event in
     /// the past, a kernel bug.
     pub fn push(&mut self, time: Instant, item: T) -> u64 {
         let seq = self.next_seq();
-        self.push_with_seq(time, seq, item);
+        self.push_at(time, seq, item);
         seq
     }
-    fn push_with_seq(&mut self, time: Instant, seq: u64, item: T) {
+    /// Queues `item` at `time` with the sequence number `seq`, chosen by the
+    /// caller: the kernel numbers the events of several queues from one
+    /// counter, and numbers some events after the fact (see
+    /// `crate::kernel`'s windows). A queue fed this way should not also be
+    /// fed by [`EventQueue::push`], and no two of its items may share a key.
+    ///
+    /// # Panics
+    /// As [`EventQueue::push`].
+    pub fn push_at(&mut self, time: Instant, seq: u64, item: T) {
         let time = time.as_nanos();
         assert!(time >= self.popped, "event scheduled in the past");
         self.len += 1;
@@ -161,7 +171,9 @@ impl<T> EventQueue<T> {
         }
         match self.front.back() {
             Some(last) if time <= last.time => {
-                let at = self.front.partition_point(|e| e.time <= time);
+                let at = self
+                    .front
+                    .partition_point(|e| (e.time, e.seq) <= (time, seq));
                 self.front.insert(at, entry);
             }
             _ if time == self.floor => self.front.push_back(entry),

@@ -186,6 +186,15 @@ impl Network for InternetNetwork {
         Ok(arrives)
     }
 
+    /// The shortest core latency, where no access class shapes downlinks
+    /// (a downlink queue is state the receiver's arrivals share).
+    fn lookahead(&self) -> Option<Duration> {
+        if self.classes.iter().any(|c| c.down.is_some()) {
+            return None;
+        }
+        self.latency.iter().copied().min()
+    }
+
     fn arrive(&mut self, now: Instant, to: NodeId, len: usize) -> Result<Instant, DropCause> {
         let class = self.class(to);
         let (rate, queue) = (class.down, class.queue);

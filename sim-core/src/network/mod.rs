@@ -123,6 +123,16 @@ pub trait Network {
     /// The shortest delay a datagram from `from` to `to` can have, or `None` if
     /// it can never arrive. Property tests hold deliveries against it.
     fn min_delay(&self, from: NodeId, to: NodeId) -> Option<Duration>;
+    /// A time `L` within which nodes cannot reach one another, if the model
+    /// guarantees one: every datagram sent at `t` reaches its receiver's
+    /// edge at `t + L` or later, and [`arrive_via`](Network::arrive_via)
+    /// hands it over at once without reading or changing any state. The
+    /// kernel may then run the nodes of each window of `L` in parallel
+    /// ([`Simulation::run_in_windows`](crate::Simulation::run_in_windows)).
+    /// The default is `None`: no guarantee.
+    fn lookahead(&self) -> Option<Duration> {
+        None
+    }
     /// The nodes `node` can send to directly, if the model has explicit links.
     fn neighbours(&self, node: NodeId) -> Option<Vec<NodeId>>;
     /// The nodes a link-layer broadcast from `from` at `now` reaches, pushed

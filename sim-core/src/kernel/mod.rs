@@ -31,6 +31,8 @@
 //! node's wake-up. A wake-up that finds nothing due is harmless: the protocol
 //! does nothing.
 
+mod windows;
+
 use std::collections::btree_map::Entry;
 
 use crate::datagram::Datagram;
@@ -44,8 +46,10 @@ use crate::protocol::{BatteryLevel, NodeId, Observation, Observe, Output, Protoc
 use crate::queue::EventQueue;
 use crate::rng::{RngStreams, SimRng};
 use crate::source::{Action, Script, Source};
+use crate::time::Duration;
 use crate::time::Instant;
 use crate::trace::{TraceHash, TraceKind, TraceRecord};
+use windows::{Lane, What};
 
 /// Builds a node's protocol from its id and its RNG stream: called once per
 /// node at the start, and again when a node restarts after losing its state.
@@ -77,6 +81,41 @@ enum Event {
     Wake(u32),
 }
 
+impl Event {
+    /// The node whose state the event reads, if it is a node's.
+    fn node(&self) -> Option<usize> {
+        match *self {
+            Event::Packet { to, .. } => Some(to.index()),
+            Event::Wake(node) => Some(node as usize),
+            Event::Source(_) | Event::Battery(_) => None,
+        }
+    }
+}
+
+/// Prefetches what the events a few places behind `queue`'s next one will
+/// read, in stages (see [`Protocol::prefetch`]): their node's slot and their
+/// datagram's first and last bytes, furthest ahead; then the protocol's own
+/// rounds, nearer. `nodes` are the queue's nodes, the first being node
+/// `first`. At 10⁵ nodes nearly every event's node is out of cache, and this
+/// lets the misses of several events overlap. It changes no state.
+fn prefetch_ahead<P: Protocol>(queue: &EventQueue<Event>, nodes: &[Option<P>], first: usize) {
+    if let Some(event) = queue.peek_behind(PREFETCH_SLOT) {
+        if let Some(i) = event.node() {
+            crate::prefetch(&nodes[i - first]);
+        }
+        if let Event::Packet { bytes, .. } = event {
+            crate::prefetch(&bytes[..bytes.len().min(64)]);
+            crate::prefetch(&bytes[bytes.len().saturating_sub(64)..]);
+        }
+    }
+    for (round, &distance) in PREFETCH_ROUNDS.iter().enumerate() {
+        let node = queue.peek_behind(distance).and_then(Event::node);
+        if let Some(Some(p)) = node.map(|i| &nodes[i - first]) {
+            p.prefetch(round as u32);
+        }
+    }
+}
+
 /// Runs of fewer nodes keep their nodes' state in cache, where looking ahead
 /// to prefetch only costs time (PHOLD with 1,000 LPs ran 10 % slower).
 const PREFETCH_MIN_NODES: usize = 10_000;
@@ -87,6 +126,16 @@ const PREFETCH_LOOKAHEAD: usize = 32;
 /// for the node slots, and for each round of the protocols' prefetches.
 const PREFETCH_SLOT: usize = 12;
 const PREFETCH_ROUNDS: [usize; 3] = [9, 6, 3];
+
+/// The look-ahead run a queue of `nodes` nodes' events keeps for
+/// prefetching.
+fn queue_lookahead(nodes: usize) -> usize {
+    if nodes >= PREFETCH_MIN_NODES {
+        PREFETCH_LOOKAHEAD
+    } else {
+        0
+    }
+}
 
 /// `wake_seq` of a node with no pending wake-up: no queued entry has it.
 const NO_WAKEUP: u64 = u64::MAX;
@@ -116,7 +165,19 @@ const NO_WAKEUP: u64 = u64::MAX;
 /// ```
 pub struct Simulation<P: Protocol, N: Network> {
     now: Instant,
+    /// Every pending event, or, when the run is in windows, those that are
+    /// not a node's (sources, battery checks).
     queue: EventQueue<Event>,
+    /// When the run is in windows: the nodes' datagrams and wake-ups, one
+    /// queue per lane of `lane_width` consecutive nodes (see [`windows`]).
+    lanes: Vec<Lane<P::Event>>,
+    lane_width: usize,
+    /// The lanes' threads, when there is more than one lane.
+    pool: Option<rayon::ThreadPool>,
+    /// The window width, when the run is in windows.
+    window: Option<Duration>,
+    /// The next event's sequence number, shared by every queue.
+    next_seq: u64,
     /// Each node's pending wake-up (`Instant::MAX` for none), so that an
     /// unchanged deadline costs no queue operation.
     wake_at: Vec<Instant>,
@@ -157,8 +218,8 @@ struct Energy {
 
 impl<P, N> Simulation<P, N>
 where
-    P: Protocol,
-    P::Event: Observe,
+    P: Protocol + Send,
+    P::Event: Observe + Send,
     P::Command: 'static,
     N: Network,
 {
@@ -170,12 +231,15 @@ where
             .collect();
         let n = n as usize;
         let mut queue = EventQueue::new();
-        if n >= PREFETCH_MIN_NODES {
-            queue.set_lookahead(PREFETCH_LOOKAHEAD);
-        }
+        queue.set_lookahead(queue_lookahead(n));
         Simulation {
             now: Instant::ZERO,
             queue,
+            lanes: Vec::new(),
+            lane_width: n.max(1),
+            pool: None,
+            window: None,
+            next_seq: 0,
             wake_at: vec![Instant::MAX; n],
             wake_seq: vec![NO_WAKEUP; n],
             nodes,
@@ -290,6 +354,46 @@ where
         }
     }
 
+    /// Runs the nodes in windows of the network's lookahead, on `lanes`
+    /// threads (see [`windows`]). The results are
+    /// the same for any number of lanes, one included; they can differ from
+    /// a sequential run in the order of events due at the same nanosecond.
+    /// Returns false, and changes nothing, where the run cannot: the
+    /// network has no lookahead, or energy is modelled (a battery can take
+    /// a node down in the middle of its work). Call before the run starts
+    /// and after [`Simulation::model_energy`]; calling it again re-cuts the
+    /// lanes.
+    ///
+    /// # Panics
+    /// If the run has started.
+    pub fn run_in_windows(&mut self, lanes: usize) -> bool {
+        assert!(!self.started, "windows are chosen before the run starts");
+        let Some(width) = self.network.lookahead().filter(|w| *w > Duration::ZERO) else {
+            return false;
+        };
+        if self.energy.is_some() {
+            return false;
+        }
+        let n = self.nodes.len().max(1);
+        self.lane_width = n.div_ceil(lanes.clamp(1, n));
+        let lookahead = queue_lookahead(self.nodes.len());
+        self.lanes = (0..n.div_ceil(self.lane_width))
+            .map(|_| {
+                let mut queue = EventQueue::new();
+                queue.set_lookahead(lookahead);
+                Lane::new(queue)
+            })
+            .collect();
+        self.pool = (self.lanes.len() > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(self.lanes.len())
+                .build()
+                .expect("the lanes' threads start")
+        });
+        self.window = Some(width);
+        true
+    }
+
     /// Keeps every protocol event with its time and node, for tests and
     /// analyses that need more than the metrics.
     pub fn record_events(&mut self) {
@@ -336,7 +440,7 @@ where
     fn park(&mut self, idx: u32, next: Option<(Instant, Action<P::Command>)>) {
         if let Some((at, action)) = next {
             self.pending[idx as usize] = Some(action);
-            self.queue.push(at.max(self.now), Event::Source(idx));
+            self.push(at.max(self.now), Event::Source(idx));
         }
     }
 
@@ -344,73 +448,81 @@ where
 
     /// Runs every event due at or before `end`, then sets the clock to `end`.
     pub fn run_until(&mut self, end: Instant) {
-        while self.step(end) {}
+        self.start();
+        match self.window {
+            Some(width) => self.run_windows(end, width),
+            None => while self.step(end) {},
+        }
         self.now = self.now.max(end);
         if let Some(ts) = &mut self.metrics.timeseries {
             ts.close(self.now);
         }
     }
 
-    /// Runs the next event if it is due at or before `end`; returns whether it
-    /// ran one.
-    pub fn step(&mut self, end: Instant) -> bool {
+    /// Drains every node once, before the first event.
+    fn start(&mut self) {
         if !self.started {
             self.started = true;
             for i in 0..self.nodes.len() {
                 self.drain(i);
             }
         }
+    }
+
+    /// Runs the next event if it is due at or before `end`; returns whether it
+    /// ran one. It runs events one at a time in the sequential order, even
+    /// where [`Simulation::run_until`] runs windows.
+    pub fn step(&mut self, end: Instant) -> bool {
+        self.start();
         loop {
-            let Some((at, seq)) = self.queue.peek_key() else {
+            let Some((at, seq, lane)) = self.peek_next() else {
                 return false;
             };
             if at > end {
                 return false;
             }
-            let (at, event) = self.queue.pop().expect("peeked");
-            if let Event::Wake(node) = event {
-                if self.wake_seq[node as usize] != seq {
-                    continue; // superseded: not an event
-                }
+            let queue = match lane {
+                Some(k) => &mut self.lanes[k].queue,
+                None => &mut self.queue,
+            };
+            let (at, event) = queue.pop().expect("peeked");
+            if self.run_event(at, seq, event) {
+                return true;
             }
-            self.now = at;
-            self.steps += 1;
-            if self.nodes.len() >= PREFETCH_MIN_NODES {
-                self.prefetch_ahead();
-            }
-            self.dispatch(event);
-            return true;
         }
     }
 
-    /// Prefetches what the events a few places behind the next one will
-    /// read, in stages (see [`Protocol::prefetch`]): their node's slot and
-    /// counters, and their datagram's first and last bytes, furthest ahead;
-    /// then the protocol's own rounds, nearer. At 10⁵ nodes nearly every
-    /// event's node is out of cache, and this lets the misses of several
-    /// events overlap. It changes no state.
-    fn prefetch_ahead(&self) {
-        let target = |event: &Event| match *event {
-            Event::Packet { to, .. } => Some(to.index()),
-            Event::Wake(node) => Some(node as usize),
-            Event::Source(_) | Event::Battery(_) => None,
-        };
-        if let Some(event) = self.queue.peek_behind(PREFETCH_SLOT) {
-            if let Some(i) = target(event) {
-                crate::prefetch(&self.nodes[i]);
+    /// The key of the earliest pending event, and the lane whose queue has
+    /// it (`None`: the kernel's own).
+    fn peek_next(&mut self) -> Option<(Instant, u64, Option<usize>)> {
+        let mut next = self.queue.peek_key().map(|(at, seq)| (at, seq, None));
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            if let Some(key) = lane.queue.peek_key() {
+                if next.is_none_or(|(at, seq, _)| key < (at, seq)) {
+                    next = Some((key.0, key.1, Some(k)));
+                }
+            }
+        }
+        next
+    }
+
+    /// Runs a popped event; false if it was a superseded wake-up.
+    fn run_event(&mut self, at: Instant, seq: u64, event: Event) -> bool {
+        if let Event::Wake(node) = event {
+            if self.wake_seq[node as usize] != seq {
+                return false; // superseded: not an event
+            }
+        }
+        self.now = at;
+        self.steps += 1;
+        if self.nodes.len() >= PREFETCH_MIN_NODES && self.lanes.is_empty() {
+            prefetch_ahead(&self.queue, &self.nodes, 0);
+            if let Some(i) = self.queue.peek_behind(PREFETCH_SLOT).and_then(Event::node) {
                 crate::prefetch(&self.metrics.nodes[i]);
             }
-            if let Event::Packet { bytes, .. } = event {
-                crate::prefetch(&bytes[..bytes.len().min(64)]);
-                crate::prefetch(&bytes[bytes.len().saturating_sub(64)..]);
-            }
         }
-        for (round, &distance) in PREFETCH_ROUNDS.iter().enumerate() {
-            let node = self.queue.peek_behind(distance).and_then(target);
-            if let Some(Some(p)) = node.map(|i| &self.nodes[i]) {
-                p.prefetch(round as u32);
-            }
-        }
+        self.dispatch(event);
+        true
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -432,7 +544,7 @@ where
                     Ok(at) if at == self.now => self.receive(from, to, &bytes),
                     Ok(at) => {
                         let queued = true;
-                        self.queue.push(
+                        self.push(
                             at,
                             Event::Packet {
                                 from,
@@ -475,12 +587,17 @@ where
             return self.drop_packet(to, from, bytes.len(), DropCause::NodeDown);
         };
         node.handle_datagram(self.now, from, bytes);
-        let c = &mut self.metrics.nodes[i];
-        c.packets_received += 1;
-        c.bytes_received += bytes.len() as u64;
-        self.metrics.packets_delivered += 1;
-        self.trace(to, TraceKind::Receive, Some(from), bytes.len() as u64, None);
+        self.count_received(from, to, bytes.len());
         self.drain(i);
+    }
+
+    /// `to` took a datagram of `len` bytes from `from`.
+    fn count_received(&mut self, from: NodeId, to: NodeId, len: usize) {
+        let c = &mut self.metrics.nodes[to.index()];
+        c.packets_received += 1;
+        c.bytes_received += len as u64;
+        self.metrics.packets_delivered += 1;
+        self.trace(to, TraceKind::Receive, Some(from), len as u64, None);
     }
 
     fn timeout(&mut self, i: usize) {
@@ -592,18 +709,7 @@ where
         let from = NodeId(i as u32);
         loop {
             while let Some(out) = self.nodes[i].as_mut().and_then(P::poll_output) {
-                match out {
-                    Output::Transmit { to, bytes } if to == NodeId::BROADCAST => {
-                        self.broadcast(from, bytes)
-                    }
-                    Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
-                    Output::Event(ev) => self.observe(from, ev),
-                    Output::Drop {
-                        from: peer,
-                        len,
-                        cause,
-                    } => self.drop_packet(from, peer, len, cause),
-                }
+                self.emit(from, out);
             }
             // A band crossed while the node worked is told once it is done.
             let Some(level) = self.battery_news(i) else {
@@ -615,6 +721,48 @@ where
         }
         let next = self.nodes[i].as_ref().and_then(P::poll_timeout);
         self.set_wakeup(i, next);
+    }
+
+    /// Handles one output of node `from`.
+    fn emit(&mut self, from: NodeId, out: Output<P::Event>) {
+        match out {
+            Output::Transmit { to, bytes } if to == NodeId::BROADCAST => {
+                self.broadcast(from, bytes)
+            }
+            Output::Transmit { to, bytes } => self.transmit(from, to, bytes),
+            Output::Event(ev) => self.observe(from, ev),
+            Output::Drop {
+                from: peer,
+                len,
+                cause,
+            } => self.drop_packet(from, peer, len, cause),
+        }
+    }
+
+    /// Does the kernel's share of an event a lane ran at `time` on `node`
+    /// (see [`windows`]): what [`Simulation::dispatch`] does around the
+    /// protocol's call, then `outputs` as [`Simulation::drain`] does.
+    fn replay(
+        &mut self,
+        time: Instant,
+        node: NodeId,
+        what: &What,
+        outputs: impl Iterator<Item = Output<P::Event>>,
+    ) {
+        self.now = time;
+        self.steps += 1;
+        match *what {
+            What::Received { from, len } => self.count_received(from, node, len),
+            What::NodeDown { from, len } => self.drop_packet(node, from, len, DropCause::NodeDown),
+            What::Woke { ran } => {
+                if ran {
+                    self.trace(node, TraceKind::Timeout, None, 0, None);
+                }
+            }
+        }
+        for out in outputs {
+            self.emit(node, out);
+        }
     }
 
     // ----- energy -----
@@ -662,7 +810,7 @@ where
         let queued = energy.check_at[i];
         if queued <= self.now || at < queued {
             energy.check_at[i] = at;
-            self.queue.push(at, Event::Battery(i as u32));
+            self.push(at, Event::Battery(i as u32));
         }
     }
 
@@ -724,8 +872,22 @@ where
         self.wake_seq[i] = if at == Instant::MAX {
             NO_WAKEUP
         } else {
-            self.queue.push(at, Event::Wake(i as u32))
+            self.push(at, Event::Wake(i as u32))
         };
+    }
+
+    /// Queues `event` at `at` with the next sequence number, which it
+    /// returns: in its node's lane if the run is in lanes and it is a node's
+    /// event, else in the kernel's queue.
+    fn push(&mut self, at: Instant, event: Event) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let queue = match event.node() {
+            Some(i) if !self.lanes.is_empty() => &mut self.lanes[i / self.lane_width].queue,
+            _ => &mut self.queue,
+        };
+        queue.push_at(at, seq, event);
+        seq
     }
 
     /// Sends a broadcast as one copy to each node the network reaches now.
@@ -761,7 +923,7 @@ where
         match self.network.send_via(via, self.now, from, to, len) {
             Ok(at) => {
                 let queued = false;
-                self.queue.push(
+                self.push(
                     at,
                     Event::Packet {
                         from,

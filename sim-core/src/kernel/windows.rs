@@ -1,0 +1,371 @@
+//! Windows: running the nodes of a stretch of virtual time in parallel.
+//!
+//! # Why it is safe
+//!
+//! A network with a *lookahead* `L` ([`Network::lookahead`](crate::network::Network::lookahead))
+//! promises that a datagram sent at `t` reaches its receiver no earlier than
+//! `t + L`, and that receiving it reads no network state. Cut virtual time
+//! into windows `[kL, (k + 1)L)` on a fixed grid: nothing a node does inside
+//! a window can reach another node inside the same window. Within a window
+//! each node's inputs are therefore known when the window starts, except
+//! its own wake-ups, and the nodes can run side by side.
+//!
+//! # How
+//!
+//! The nodes are cut into *lanes* of consecutive ids, one per thread, each
+//! with its own [`EventQueue`] of the lane's datagrams and wake-ups. A
+//! window runs in two phases:
+//!
+//! 1. **Lanes, in parallel** ([`Lane::run`]): each lane runs its events in
+//!    (time, sequence) order, calling the protocols and keeping what they
+//!    output in a log, without touching the network, the metrics or the
+//!    trace.
+//! 2. **Merge, on one thread** ([`Simulation::merge_lanes`]): the lanes' logs
+//!    are merged by (time, sequence) and replayed exactly as the sequential
+//!    kernel handles outputs: trace records, metrics, observations, and each
+//!    transmit through the network model (whose random draws and queues so
+//!    see one fixed order) into the receiver's lane.
+//!
+//! Events from sources (workload commands, faults) and battery checks are
+//! not node-local: they stay in the kernel's own queue and run on their own,
+//! sequentially, with the window cut short before them.
+//!
+//! # Ordering, and what is the same on any number of threads
+//!
+//! The sequential kernel numbers every event when it is queued; ties at one
+//! instant run in that order. Inside a window a lane cannot know the number
+//! a wake-up would get, since it depends on what other lanes do meanwhile.
+//! So:
+//!
+//! - a wake-up a node sets inside its window gets a *provisional* number:
+//!   the top bit set, then the node id, then a counter of the lane. It sorts
+//!   after every event numbered the ordinary way, ties at one node keep
+//!   first-in first-out order, and ties between nodes are ordered by node id;
+//! - a wake-up set for after the window is numbered when the merge ends, in
+//!   node order;
+//! - everything the merge queues (datagrams) is numbered in merge order.
+//!
+//! None of this depends on how the nodes are cut into lanes, so a run gives
+//! the same trace on one thread or many. It is the sequential kernel's order
+//! except among events due at the same nanosecond where one is a wake-up
+//! set less than a window ahead, so a run in windows and a sequential run
+//! can differ in such ties; a scenario always runs one way.
+
+use std::collections::VecDeque;
+
+use rayon::prelude::*;
+
+use super::{Event, Simulation, NO_WAKEUP};
+use crate::network::Network;
+use crate::protocol::{NodeId, Observe, Output, Protocol};
+use crate::queue::EventQueue;
+use crate::time::{Duration, Instant};
+
+/// `wake_seq` of a node whose wake-up is set for after the window: it is
+/// queued, and numbered, when the window's merge ends.
+const DEFERRED: u64 = u64::MAX - 1;
+/// The top bit marks a provisional number (see the module docs).
+const PROVISIONAL: u64 = 1 << 63;
+/// Bits of a provisional number left for the lane's counter.
+const COUNTER_BITS: u32 = 31;
+/// How far ahead in a lane's log the merge prefetches the node's counters,
+/// which every replayed event updates (received, sent, duplicates).
+const MERGE_AHEAD: usize = 8;
+
+/// One lane: a run of consecutive nodes with its own queue and log.
+pub(super) struct Lane<E> {
+    /// The lane's datagrams and wake-ups.
+    pub(super) queue: EventQueue<Event>,
+    /// What happened in the current window, in order.
+    log: Vec<Logged>,
+    /// The protocols' outputs, in order; each [`Logged`] owns a run of them.
+    outputs: VecDeque<Output<E>>,
+    /// Nodes whose wake-up became [`DEFERRED`] this window.
+    deferred: Vec<u32>,
+    /// Provisional numbers handed out in window `window`.
+    counter: u64,
+    window: u64,
+}
+
+/// One event a lane ran.
+struct Logged {
+    time: Instant,
+    seq: u64,
+    node: NodeId,
+    what: What,
+    /// How many outputs in [`Lane::outputs`] are this event's.
+    outputs: usize,
+}
+
+/// What a lane did with one event.
+pub(super) enum What {
+    /// The node handled a datagram of `len` bytes from `from`.
+    Received { from: NodeId, len: usize },
+    /// The datagram found the node down.
+    NodeDown { from: NodeId, len: usize },
+    /// The node's wake-up; `ran` is false if the node was down.
+    Woke { ran: bool },
+}
+
+/// The slices of the kernel's per-node tables that belong to one lane.
+struct LaneNodes<'a, P> {
+    first: usize,
+    nodes: &'a mut [Option<P>],
+    up: &'a [bool],
+    wake_at: &'a mut [Instant],
+    wake_seq: &'a mut [u64],
+}
+
+impl<E> Lane<E> {
+    pub(super) fn new(queue: EventQueue<Event>) -> Self {
+        Lane {
+            queue,
+            log: Vec::new(),
+            outputs: VecDeque::new(),
+            deferred: Vec::new(),
+            counter: 0,
+            window: 0,
+        }
+    }
+
+    /// Runs the lane's events due at or before `stop`, in window `window`,
+    /// which ends at `window_end`.
+    fn run<P>(
+        &mut self,
+        mut nodes: LaneNodes<'_, P>,
+        stop: Instant,
+        window: u64,
+        window_end: Instant,
+        prefetch: bool,
+    ) where
+        P: Protocol<Event = E>,
+    {
+        if window != self.window {
+            self.window = window;
+            self.counter = 0;
+        }
+        while let Some((at, seq)) = self.queue.peek_key() {
+            if at > stop {
+                break;
+            }
+            let (_, event) = self.queue.pop().expect("peeked");
+            if prefetch {
+                super::prefetch_ahead(&self.queue, nodes.nodes, nodes.first);
+            }
+            let (node, what) = match event {
+                Event::Wake(node) => {
+                    let i = node as usize - nodes.first;
+                    if nodes.wake_seq[i] != seq {
+                        continue; // superseded: not an event
+                    }
+                    nodes.wake_at[i] = Instant::MAX;
+                    nodes.wake_seq[i] = NO_WAKEUP;
+                    let ran = match nodes.nodes[i].as_mut().filter(|_| nodes.up[i]) {
+                        Some(p) => {
+                            p.handle_timeout(at);
+                            true
+                        }
+                        None => false,
+                    };
+                    (NodeId(node), What::Woke { ran })
+                }
+                Event::Packet {
+                    from, to, bytes, ..
+                } => {
+                    let i = to.index() - nodes.first;
+                    let len = bytes.len();
+                    match nodes.nodes[i].as_mut().filter(|_| nodes.up[i]) {
+                        Some(p) => {
+                            p.handle_datagram(at, from, &bytes);
+                            (to, What::Received { from, len })
+                        }
+                        None => (to, What::NodeDown { from, len }),
+                    }
+                }
+                Event::Source(_) | Event::Battery(_) => {
+                    unreachable!("sources and batteries stay in the kernel's queue")
+                }
+            };
+            let before = self.outputs.len();
+            if !matches!(what, What::NodeDown { .. } | What::Woke { ran: false }) {
+                let i = node.index() - nodes.first;
+                self.drain(&mut nodes, i, at, window_end);
+            }
+            self.log.push(Logged {
+                time: at,
+                seq,
+                node,
+                what,
+                outputs: self.outputs.len() - before,
+            });
+        }
+    }
+
+    /// Keeps node `i`'s outputs and refreshes its wake-up, as the sequential
+    /// kernel's `drain` does.
+    fn drain<P: Protocol<Event = E>>(
+        &mut self,
+        nodes: &mut LaneNodes<'_, P>,
+        i: usize,
+        now: Instant,
+        window_end: Instant,
+    ) {
+        let Some(node) = nodes.nodes[i].as_mut() else {
+            return;
+        };
+        while let Some(out) = node.poll_output() {
+            self.outputs.push_back(out);
+        }
+        let at = node.poll_timeout().map_or(Instant::MAX, |t| t.max(now));
+        if at == nodes.wake_at[i] {
+            return;
+        }
+        nodes.wake_at[i] = at;
+        let id = (nodes.first + i) as u64;
+        nodes.wake_seq[i] = if at == Instant::MAX {
+            NO_WAKEUP
+        } else if at < window_end {
+            assert!(
+                self.counter < 1 << COUNTER_BITS,
+                "too many wake-ups in one window"
+            );
+            let seq = PROVISIONAL | id << COUNTER_BITS | self.counter;
+            self.counter += 1;
+            self.queue.push_at(at, seq, Event::Wake(id as u32));
+            seq
+        } else {
+            if nodes.wake_seq[i] != DEFERRED {
+                self.deferred.push(id as u32);
+            }
+            DEFERRED
+        };
+    }
+}
+
+impl<P, N> Simulation<P, N>
+where
+    P: Protocol + Send,
+    P::Event: Observe + Send,
+    P::Command: 'static,
+    N: Network,
+{
+    /// Runs every event due at or before `end` in windows of `width`.
+    pub(super) fn run_windows(&mut self, end: Instant, width: Duration) {
+        loop {
+            let lanes = self.lanes.iter_mut().filter_map(|l| l.queue.peek_key());
+            let node_next = lanes.min();
+            let global_next = self.queue.peek_key();
+            let Some(first) = node_next.into_iter().chain(global_next).min() else {
+                return;
+            };
+            if first.0 > end {
+                return;
+            }
+            let Some((t0, _)) = node_next.filter(|&(t, _)| global_next.is_none_or(|g| t < g.0))
+            else {
+                // A source or battery event comes first (or ties): it runs on
+                // its own, with whatever is due before it at that instant.
+                self.step(end);
+                continue;
+            };
+            let width = width.as_nanos();
+            let window = t0.as_nanos() / width;
+            let window_end = Instant::from_nanos((window + 1).saturating_mul(width));
+            let mut stop = end.min(Instant::from_nanos(window_end.as_nanos() - 1));
+            if let Some((g, _)) = global_next {
+                stop = stop.min(Instant::from_nanos(g.as_nanos() - 1));
+            }
+            self.run_lanes(stop, window, window_end);
+            self.merge_lanes();
+        }
+    }
+
+    /// Phase one: every lane runs its events up to `stop`, in parallel.
+    fn run_lanes(&mut self, stop: Instant, window: u64, window_end: Instant) {
+        let width = self.lane_width;
+        let prefetch = self.nodes.len() >= super::PREFETCH_MIN_NODES;
+        let jobs = self
+            .lanes
+            .iter_mut()
+            .zip(self.nodes.chunks_mut(width))
+            .zip(self.up.chunks(width))
+            .zip(self.wake_at.chunks_mut(width))
+            .zip(self.wake_seq.chunks_mut(width))
+            .enumerate()
+            .map(|(k, ((((lane, nodes), up), wake_at), wake_seq))| {
+                let nodes = LaneNodes {
+                    first: k * width,
+                    nodes,
+                    up,
+                    wake_at,
+                    wake_seq,
+                };
+                (lane, nodes)
+            });
+        match &self.pool {
+            Some(pool) => {
+                let jobs: Vec<_> = jobs.collect();
+                pool.install(|| {
+                    jobs.into_par_iter().for_each(|(lane, nodes)| {
+                        lane.run(nodes, stop, window, window_end, prefetch);
+                    });
+                });
+            }
+            None => {
+                for (lane, nodes) in jobs {
+                    lane.run(nodes, stop, window, window_end, prefetch);
+                }
+            }
+        }
+    }
+
+    /// Phase two: replays the lanes' logs in (time, sequence) order, as the
+    /// sequential kernel would have handled each event's outputs, then
+    /// queues the wake-ups set for after the window, in node order.
+    fn merge_lanes(&mut self) {
+        // The logs leave their lanes for the merge (which queues into the
+        // lanes) and go back empty, keeping their memory.
+        let mut logs: Vec<_> = self
+            .lanes
+            .iter_mut()
+            .map(|l| {
+                (
+                    std::mem::take(&mut l.log),
+                    std::mem::take(&mut l.outputs),
+                    0,
+                )
+            })
+            .collect();
+        loop {
+            let next = logs
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (log, _, at))| log.get(*at).map(|e| ((e.time, e.seq), k)))
+                .min();
+            let Some((_, k)) = next else { break };
+            let (log, outputs, at) = &mut logs[k];
+            if let Some(ahead) = log.get(*at + MERGE_AHEAD) {
+                crate::prefetch(&self.metrics.nodes[ahead.node.index()]);
+            }
+            let e = &log[*at];
+            *at += 1;
+            self.replay(e.time, e.node, &e.what, outputs.drain(..e.outputs));
+        }
+        for (lane, (mut log, outputs, _)) in self.lanes.iter_mut().zip(logs) {
+            log.clear();
+            lane.log = log;
+            lane.outputs = outputs;
+        }
+        let mut deferred: Vec<u32> = Vec::new();
+        for lane in &mut self.lanes {
+            lane.deferred.sort_unstable();
+            deferred.append(&mut lane.deferred);
+        }
+        for node in deferred {
+            let i = node as usize;
+            if self.wake_seq[i] == DEFERRED {
+                self.wake_seq[i] = self.push(self.wake_at[i], Event::Wake(node));
+            }
+        }
+    }
+}
