@@ -10,6 +10,9 @@
 //! - [`queue`]: the event queue, a monotone radix heap ordered by (time,
 //!   insertion sequence);
 //! - [`kernel`]: the [`Simulation`] — one event loop, one wake-up per node;
+//!   where the network has a lookahead, the nodes of each window of it run
+//!   in parallel lanes (`kernel::windows`), with the same results on any
+//!   number of threads;
 //! - [`network`]: the models between nodes — explicit links on a graph
 //!   ([`GraphNetwork`]: latency distribution, jitter, bandwidth and drop-tail
 //!   queue, Bernoulli/Gilbert-Elliott loss, MTU), the all-pairs
@@ -31,7 +34,9 @@
 //! Events run by (time, insertion sequence): events due at the same time run
 //! first-in first-out. Together with seeded RNG streams and ordered containers
 //! this makes a run a pure function of its scenario and seed, summarised by the
-//! trace hash.
+//! trace hash. A run in windows numbers a few events differently (a node's
+//! wake-ups set less than a window ahead; see `kernel::windows`), the same
+//! way on any number of threads.
 //!
 //! # Example: two nodes, one lossy link
 //!

@@ -130,6 +130,10 @@ impl<E> Output<E> {
 
 /// A sans-IO protocol state machine. See the [module docs](self) for the
 /// driver's loop and the rules.
+///
+/// The kernel runs protocols that are `Send`, with `Send` events: a run in
+/// windows ([`crate::kernel::windows`]) hands nodes to other threads. A
+/// protocol keeps no shared mutable state outside itself anyway.
 pub trait Protocol {
     /// What a workload can ask of the protocol (publish, look up, send…).
     type Command;

@@ -23,6 +23,14 @@
 //! a table of 10⁵ nodes; deadlines change rarely (a heartbeat moves its
 //! deadline when it fires), so superseded entries are few.
 //!
+//! # Windows
+//!
+//! Where the network promises a lookahead ([`Network::lookahead`]), a run
+//! may go in windows of it ([`Simulation::run_in_windows`]): the nodes' own
+//! events then live in one queue per lane of nodes, each window's events
+//! run in the lanes in parallel, and one thread replays their outputs in
+//! order. See [`windows`] for why that is safe and what it changes.
+//!
 //! # Driving a node
 //!
 //! Every input to a node follows the sans-IO loop of [`crate::protocol`]: one
@@ -31,7 +39,7 @@
 //! node's wake-up. A wake-up that finds nothing due is harmless: the protocol
 //! does nothing.
 
-mod windows;
+pub mod windows;
 
 use std::collections::btree_map::Entry;
 

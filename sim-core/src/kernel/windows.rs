@@ -2,7 +2,7 @@
 //!
 //! # Why it is safe
 //!
-//! A network with a *lookahead* `L` ([`Network::lookahead`](crate::network::Network::lookahead))
+//! A network with a *lookahead* `L` ([`Network::lookahead`])
 //! promises that a datagram sent at `t` reaches its receiver no earlier than
 //! `t + L`, and that receiving it reads no network state. Cut virtual time
 //! into windows `[kL, (k + 1)L)` on a fixed grid: nothing a node does inside
@@ -16,11 +16,11 @@
 //! with its own [`EventQueue`] of the lane's datagrams and wake-ups. A
 //! window runs in two phases:
 //!
-//! 1. **Lanes, in parallel** ([`Lane::run`]): each lane runs its events in
+//! 1. **Lanes, in parallel** (`Lane::run`): each lane runs its events in
 //!    (time, sequence) order, calling the protocols and keeping what they
 //!    output in a log, without touching the network, the metrics or the
 //!    trace.
-//! 2. **Merge, on one thread** ([`Simulation::merge_lanes`]): the lanes' logs
+//! 2. **Merge, on one thread** (`Simulation::merge_lanes`): the lanes' logs
 //!    are merged by (time, sequence) and replayed exactly as the sequential
 //!    kernel handles outputs: trace records, metrics, observations, and each
 //!    transmit through the network model (whose random draws and queues so
