@@ -86,8 +86,16 @@ impl Protocol for Relay {
 }
 
 /// Every trace record of a run of `nodes` relays in windows of `lanes`,
-/// started by tokens of `hops` at a few nodes.
-fn trace(seed: u64, nodes: u32, lanes: usize, hops: u8, jitter: bool) -> Vec<TraceRecord> {
+/// started by tokens of `hops` at a few nodes, run to the end in steps of
+/// `pause` (or at once).
+fn trace(
+    seed: u64,
+    nodes: u32,
+    lanes: usize,
+    hops: u8,
+    jitter: bool,
+    pause: Option<Duration>,
+) -> Vec<TraceRecord> {
     let streams = RngStreams::new(seed);
     let ms = Duration::from_millis;
     let config = InternetConfig {
@@ -132,7 +140,15 @@ fn trace(seed: u64, nodes: u32, lanes: usize, hops: u8, jitter: bool) -> Vec<Tra
         let node = NodeId(k as u32 % nodes);
         sim.schedule_command(Instant::ZERO + ms(at), node, hops);
     }
-    sim.run_until(Instant::ZERO + ms(400));
+    let end = Instant::ZERO + ms(400);
+    if let Some(pause) = pause {
+        let mut t = Instant::ZERO;
+        while t < end {
+            t = (t + pause).min(end);
+            sim.run_until(t);
+        }
+    }
+    sim.run_until(end);
     let out = records.borrow().clone();
     out
 }
@@ -148,10 +164,24 @@ proptest! {
         lanes in 2usize..6,
         jitter: bool,
     ) {
-        let one = trace(seed, nodes, 1, 9, jitter);
+        let one = trace(seed, nodes, 1, 9, jitter, None);
         prop_assert!(one.len() > 100, "the tokens spread ({} records)", one.len());
-        let many = trace(seed, nodes, lanes, 9, jitter);
+        let many = trace(seed, nodes, lanes, 9, jitter, None);
         prop_assert_eq!(one, many);
+    }
+
+    /// Stopping and resuming the run (as the progress bar does) at any
+    /// times changes nothing either.
+    #[test]
+    fn pausing_changes_nothing(
+        seed in 0u64..1_000,
+        nodes in 2u32..40,
+        lanes in 1usize..4,
+        pause_us in 100u64..9_000,
+    ) {
+        let straight = trace(seed, nodes, lanes, 9, false, None);
+        let paused = trace(seed, nodes, lanes, 9, false, Some(Duration::from_micros(pause_us)));
+        prop_assert_eq!(straight, paused);
     }
 }
 

@@ -184,6 +184,9 @@ pub struct Simulation<P: Protocol, N: Network> {
     pool: Option<rayon::ThreadPool>,
     /// The window width, when the run is in windows.
     window: Option<Duration>,
+    /// The end of the window whose late wake-ups are still to be queued
+    /// (see [`Simulation::queue_deferred`]).
+    deferred_until: Option<Instant>,
     /// The next event's sequence number, shared by every queue.
     next_seq: u64,
     /// Each node's pending wake-up (`Instant::MAX` for none), so that an
@@ -247,6 +250,7 @@ where
             lane_width: n.max(1),
             pool: None,
             window: None,
+            deferred_until: None,
             next_seq: 0,
             wake_at: vec![Instant::MAX; n],
             wake_seq: vec![NO_WAKEUP; n],
@@ -482,6 +486,9 @@ where
     /// where [`Simulation::run_until`] runs windows.
     pub fn step(&mut self, end: Instant) -> bool {
         self.start();
+        if self.deferred_until.is_some() {
+            self.queue_deferred();
+        }
         loop {
             let Some((at, seq, lane)) = self.peek_next() else {
                 return false;

@@ -254,6 +254,13 @@ where
         loop {
             let lanes = self.lanes.iter_mut().filter_map(|l| l.queue.peek_key());
             let node_next = lanes.min();
+            if let Some(window_end) = self.deferred_until {
+                if node_next.is_none_or(|(t, _)| t >= window_end) {
+                    // The window is over: its late wake-ups join the queues.
+                    self.queue_deferred();
+                    continue;
+                }
+            }
             let global_next = self.queue.peek_key();
             let Some(first) = node_next.into_iter().chain(global_next).min() else {
                 return;
@@ -277,6 +284,9 @@ where
             }
             self.run_lanes(stop, window, window_end);
             self.merge_lanes();
+            if self.lanes.iter().any(|l| !l.deferred.is_empty()) {
+                self.deferred_until = Some(window_end);
+            }
         }
     }
 
@@ -320,8 +330,7 @@ where
     }
 
     /// Phase two: replays the lanes' logs in (time, sequence) order, as the
-    /// sequential kernel would have handled each event's outputs, then
-    /// queues the wake-ups set for after the window, in node order.
+    /// sequential kernel would have handled each event's outputs.
     fn merge_lanes(&mut self) {
         // The logs leave their lanes for the merge (which queues into the
         // lanes) and go back empty, keeping their memory.
@@ -356,6 +365,14 @@ where
             lane.log = log;
             lane.outputs = outputs;
         }
+    }
+
+    /// Queues the wake-ups set for after their window, in node order, once
+    /// the window is over, or before an event runs on its own in the middle
+    /// of it: never at a point that depends on where
+    /// [`Simulation::run_until`] paused.
+    pub(super) fn queue_deferred(&mut self) {
+        self.deferred_until = None;
         let mut deferred: Vec<u32> = Vec::new();
         for lane in &mut self.lanes {
             lane.deferred.sort_unstable();
