@@ -479,13 +479,18 @@ fn render(o: &Outcome, summary: &reports::RunSummary, dir: &Path) -> String {
             drops.join("  ")
         }
     );
-    let _ = writeln!(
+    let _ = write!(
         t,
         "events {}  wall {:.3} s  {:.0} events/s",
         o.events,
         o.wall_s,
         o.events_per_sec()
     );
+    let _ = match o.windows {
+        Some((width, 1)) => writeln!(t, "  (1 thread, windows of {width})"),
+        Some((width, threads)) => writeln!(t, "  ({threads} threads, windows of {width})"),
+        None => writeln!(t),
+    };
     let _ = writeln!(
         t,
         "output {}  (report: {})",

@@ -33,6 +33,9 @@ pub struct Outcome {
     pub trace_hash: TraceHash,
     /// Kernel events processed.
     pub events: u64,
+    /// The window width and the number of threads, where the run went in
+    /// parallel windows.
+    pub windows: Option<(sim_core::Duration, usize)>,
     /// The protocol events the results need beyond the kernel's metrics:
     /// the transport managers' choices and outcomes, in order.
     pub notes: Vec<(Instant, NodeId, NodeEvent)>,
@@ -103,7 +106,7 @@ pub fn finish_with_progress(
         progress(t, sim.steps());
     }
     let wall_s = started.elapsed().as_secs_f64();
-    let (trace_hash, events) = (sim.trace_hash(), sim.steps());
+    let (trace_hash, events, windows) = (sim.trace_hash(), sim.steps(), sim.windows());
     let services = if needs_events(scenario) {
         Services::collect(scenario, &sim)
     } else {
@@ -123,6 +126,7 @@ pub fn finish_with_progress(
         services,
         trace_hash,
         events,
+        windows,
         notes,
         wall_s,
         metrics,

@@ -324,6 +324,11 @@ where
     pub fn is_up(&self, id: NodeId) -> bool {
         self.up.get(id.index()).copied().unwrap_or(false)
     }
+    /// The window width and the number of lanes, if the run goes in
+    /// windows (see [`Simulation::run_in_windows`]).
+    pub fn windows(&self) -> Option<(Duration, usize)> {
+        self.window.map(|w| (w, self.lanes.len()))
+    }
     /// The network model.
     pub fn network(&self) -> &N {
         &self.network
