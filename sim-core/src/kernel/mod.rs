@@ -350,7 +350,11 @@ where
 
     /// Models energy: node `i` gets a battery with `profiles[i]` (none where
     /// it is `None`). Call before the run starts.
+    ///
+    /// # Panics
+    /// If the run goes in windows, which cannot model energy.
     pub fn model_energy(&mut self, profiles: Vec<Option<EnergyProfile>>) {
+        assert!(self.window.is_none(), "energy is modelled before choosing windows");
         let n = self.nodes.len();
         let mut batteries: Vec<Option<Battery>> = profiles
             .into_iter()
