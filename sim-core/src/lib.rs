@@ -34,9 +34,9 @@
 //! Events run by (time, insertion sequence): events due at the same time run
 //! first-in first-out. Together with seeded RNG streams and ordered containers
 //! this makes a run a pure function of its scenario and seed, summarised by the
-//! trace hash. A run in windows numbers a few events differently (a node's
-//! wake-ups set less than a window ahead; see `kernel::windows`), the same
-//! way on any number of threads.
+//! trace hash. A run in windows numbers a node's wake-ups by node rather
+//! than by insertion (see `kernel::windows`), the same way on any number of
+//! threads.
 //!
 //! # Example: two nodes, one lossy link
 //!

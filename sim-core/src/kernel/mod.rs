@@ -184,9 +184,6 @@ pub struct Simulation<P: Protocol, N: Network> {
     pool: Option<rayon::ThreadPool>,
     /// The window width, when the run is in windows.
     window: Option<Duration>,
-    /// The end of the window whose late wake-ups are still to be queued
-    /// (see [`Simulation::queue_deferred`]).
-    deferred_until: Option<Instant>,
     /// The next event's sequence number, shared by every queue.
     next_seq: u64,
     /// Each node's pending wake-up (`Instant::MAX` for none), so that an
@@ -250,7 +247,6 @@ where
             lane_width: n.max(1),
             pool: None,
             window: None,
-            deferred_until: None,
             next_seq: 0,
             wake_at: vec![Instant::MAX; n],
             wake_seq: vec![NO_WAKEUP; n],
@@ -354,7 +350,10 @@ where
     /// # Panics
     /// If the run goes in windows, which cannot model energy.
     pub fn model_energy(&mut self, profiles: Vec<Option<EnergyProfile>>) {
-        assert!(self.window.is_none(), "energy is modelled before choosing windows");
+        assert!(
+            self.window.is_none(),
+            "energy is modelled before choosing windows"
+        );
         let n = self.nodes.len();
         let mut batteries: Vec<Option<Battery>> = profiles
             .into_iter()
@@ -402,7 +401,7 @@ where
             .map(|_| {
                 let mut queue = EventQueue::new();
                 queue.set_lookahead(lookahead);
-                Lane::new(queue)
+                Lane::new(queue, n)
             })
             .collect();
         self.pool = (self.lanes.len() > 1).then(|| {
@@ -495,9 +494,6 @@ where
     /// where [`Simulation::run_until`] runs windows.
     pub fn step(&mut self, end: Instant) -> bool {
         self.start();
-        if self.deferred_until.is_some() {
-            self.queue_deferred();
-        }
         loop {
             let Some((at, seq, lane)) = self.peek_next() else {
                 return false;

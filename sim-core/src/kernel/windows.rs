@@ -4,11 +4,11 @@
 //!
 //! A network with a *lookahead* `L` ([`Network::lookahead`])
 //! promises that a datagram sent at `t` reaches its receiver no earlier than
-//! `t + L`, and that receiving it reads no network state. Cut virtual time
-//! into windows `[kL, (k + 1)L)` on a fixed grid: nothing a node does inside
-//! a window can reach another node inside the same window. Within a window
-//! each node's inputs are therefore known when the window starts, except
-//! its own wake-ups, and the nodes can run side by side.
+//! `t + L`, and that receiving it reads no network state. Let `t₀` be the
+//! time of the next event: nothing a node does in the window `[t₀, t₀ + L)`
+//! can reach another node inside it. Within the window each node's inputs
+//! are therefore known when it starts, except its own wake-ups, and the
+//! nodes can run side by side.
 //!
 //! # How
 //!
@@ -33,23 +33,21 @@
 //! # Ordering, and what is the same on any number of threads
 //!
 //! The sequential kernel numbers every event when it is queued; ties at one
-//! instant run in that order. Inside a window a lane cannot know the number
-//! a wake-up would get, since it depends on what other lanes do meanwhile.
-//! So:
+//! instant run in that order. A lane cannot know the number a wake-up would
+//! get, since it depends on what other lanes do meanwhile. So a wake-up a
+//! node sets while it runs in a lane is numbered by its node instead: the
+//! top bit set, then the node id, then a counter of the lane (which only
+//! tells a live wake-up from a superseded one). It sorts after every event
+//! numbered the ordinary way at the same instant (datagrams, which the merge
+//! numbers in merge order), and ties between such wake-ups go by node id.
 //!
-//! - a wake-up a node sets inside its window gets a *provisional* number:
-//!   the top bit set, then the node id, then a counter of the lane. It sorts
-//!   after every event numbered the ordinary way, ties at one node keep
-//!   first-in first-out order, and ties between nodes are ordered by node id;
-//! - a wake-up set for after the window is numbered when the merge ends, in
-//!   node order;
-//! - everything the merge queues (datagrams) is numbered in merge order.
-//!
-//! None of this depends on how the nodes are cut into lanes, so a run gives
-//! the same trace on one thread or many. It is the sequential kernel's order
-//! except among events due at the same nanosecond where one is a wake-up
-//! set less than a window ahead, so a run in windows and a sequential run
-//! can differ in such ties; a scenario always runs one way.
+//! None of this depends on how the nodes are cut into lanes, nor on where
+//! windows start or [`Simulation::run_until`] pauses (the merge numbers
+//! datagrams in the order their senders ran, whatever the windows), so a
+//! run gives the same trace on one thread or many. It is the sequential kernel's order except for a node's
+//! wake-up due at the same nanosecond as another event, so a run in windows
+//! and a sequential run can differ in such ties; a scenario always runs one
+//! way.
 
 use std::collections::VecDeque;
 
@@ -61,13 +59,8 @@ use crate::protocol::{NodeId, Observe, Output, Protocol};
 use crate::queue::EventQueue;
 use crate::time::{Duration, Instant};
 
-/// `wake_seq` of a node whose wake-up is set for after the window: it is
-/// queued, and numbered, when the window's merge ends.
-const DEFERRED: u64 = u64::MAX - 1;
-/// The top bit marks a provisional number (see the module docs).
-const PROVISIONAL: u64 = 1 << 63;
-/// Bits of a provisional number left for the lane's counter.
-const COUNTER_BITS: u32 = 31;
+/// The top bit marks a wake-up numbered by its node (see the module docs).
+const NODE_NUMBERED: u64 = 1 << 63;
 /// How far ahead in a lane's log the merge prefetches the node's counters,
 /// which every replayed event updates (received, sent, duplicates).
 const MERGE_AHEAD: usize = 8;
@@ -80,11 +73,11 @@ pub(super) struct Lane<E> {
     log: Vec<Logged>,
     /// The protocols' outputs, in order; each [`Logged`] owns a run of them.
     outputs: VecDeque<Output<E>>,
-    /// Nodes whose wake-up became [`DEFERRED`] this window.
-    deferred: Vec<u32>,
-    /// Provisional numbers handed out in window `window`.
+    /// Wake-ups this lane has numbered, the low bits of the next number.
     counter: u64,
-    window: u64,
+    /// How many low bits of a wake-up's number are the counter's; the node
+    /// id sits above them.
+    counter_bits: u32,
 }
 
 /// One event a lane ran.
@@ -117,33 +110,23 @@ struct LaneNodes<'a, P> {
 }
 
 impl<E> Lane<E> {
-    pub(super) fn new(queue: EventQueue<Event>) -> Self {
+    /// A lane of a run of `nodes` nodes, with `queue`.
+    pub(super) fn new(queue: EventQueue<Event>, nodes: usize) -> Self {
+        let node_bits = usize::BITS - nodes.saturating_sub(1).max(1).leading_zeros();
         Lane {
             queue,
             log: Vec::new(),
             outputs: VecDeque::new(),
-            deferred: Vec::new(),
             counter: 0,
-            window: 0,
+            counter_bits: 63 - node_bits,
         }
     }
 
-    /// Runs the lane's events due at or before `stop`, in window `window`,
-    /// which ends at `window_end`.
-    fn run<P>(
-        &mut self,
-        mut nodes: LaneNodes<'_, P>,
-        stop: Instant,
-        window: u64,
-        window_end: Instant,
-        prefetch: bool,
-    ) where
+    /// Runs the lane's events due at or before `stop`.
+    fn run<P>(&mut self, mut nodes: LaneNodes<'_, P>, stop: Instant, prefetch: bool)
+    where
         P: Protocol<Event = E>,
     {
-        if window != self.window {
-            self.window = window;
-            self.counter = 0;
-        }
         while let Some((at, seq)) = self.queue.peek_key() {
             if at > stop {
                 break;
@@ -189,7 +172,7 @@ impl<E> Lane<E> {
             let before = self.outputs.len();
             if !matches!(what, What::NodeDown { .. } | What::Woke { ran: false }) {
                 let i = node.index() - nodes.first;
-                self.drain(&mut nodes, i, at, window_end);
+                self.drain(&mut nodes, i, at);
             }
             self.log.push(Logged {
                 time: at,
@@ -208,7 +191,6 @@ impl<E> Lane<E> {
         nodes: &mut LaneNodes<'_, P>,
         i: usize,
         now: Instant,
-        window_end: Instant,
     ) {
         let Some(node) = nodes.nodes[i].as_mut() else {
             return;
@@ -224,20 +206,15 @@ impl<E> Lane<E> {
         let id = (nodes.first + i) as u64;
         nodes.wake_seq[i] = if at == Instant::MAX {
             NO_WAKEUP
-        } else if at < window_end {
+        } else {
             assert!(
-                self.counter < 1 << COUNTER_BITS,
-                "too many wake-ups in one window"
+                self.counter < 1 << self.counter_bits,
+                "a lane ran out of wake-up numbers"
             );
-            let seq = PROVISIONAL | id << COUNTER_BITS | self.counter;
+            let seq = NODE_NUMBERED | id << self.counter_bits | self.counter;
             self.counter += 1;
             self.queue.push_at(at, seq, Event::Wake(id as u32));
             seq
-        } else {
-            if nodes.wake_seq[i] != DEFERRED {
-                self.deferred.push(id as u32);
-            }
-            DEFERRED
         };
     }
 }
@@ -254,13 +231,6 @@ where
         loop {
             let lanes = self.lanes.iter_mut().filter_map(|l| l.queue.peek_key());
             let node_next = lanes.min();
-            if let Some(window_end) = self.deferred_until {
-                if node_next.is_none_or(|(t, _)| t >= window_end) {
-                    // The window is over: its late wake-ups join the queues.
-                    self.queue_deferred();
-                    continue;
-                }
-            }
             let global_next = self.queue.peek_key();
             let Some(first) = node_next.into_iter().chain(global_next).min() else {
                 return;
@@ -275,23 +245,19 @@ where
                 self.step(end);
                 continue;
             };
-            let width = width.as_nanos();
-            let window = t0.as_nanos() / width;
-            let window_end = Instant::from_nanos((window + 1).saturating_mul(width));
+            // Nothing sent at t0 or later arrives before t0 + width.
+            let window_end = t0.saturating_add(width);
             let mut stop = end.min(Instant::from_nanos(window_end.as_nanos() - 1));
             if let Some((g, _)) = global_next {
                 stop = stop.min(Instant::from_nanos(g.as_nanos() - 1));
             }
-            self.run_lanes(stop, window, window_end);
+            self.run_lanes(stop);
             self.merge_lanes();
-            if self.lanes.iter().any(|l| !l.deferred.is_empty()) {
-                self.deferred_until = Some(window_end);
-            }
         }
     }
 
     /// Phase one: every lane runs its events up to `stop`, in parallel.
-    fn run_lanes(&mut self, stop: Instant, window: u64, window_end: Instant) {
+    fn run_lanes(&mut self, stop: Instant) {
         let width = self.lane_width;
         let prefetch = self.nodes.len() >= super::PREFETCH_MIN_NODES;
         let jobs = self
@@ -317,13 +283,13 @@ where
                 let jobs: Vec<_> = jobs.collect();
                 pool.install(|| {
                     jobs.into_par_iter().for_each(|(lane, nodes)| {
-                        lane.run(nodes, stop, window, window_end, prefetch);
+                        lane.run(nodes, stop, prefetch);
                     });
                 });
             }
             None => {
                 for (lane, nodes) in jobs {
-                    lane.run(nodes, stop, window, window_end, prefetch);
+                    lane.run(nodes, stop, prefetch);
                 }
             }
         }
@@ -364,25 +330,6 @@ where
             log.clear();
             lane.log = log;
             lane.outputs = outputs;
-        }
-    }
-
-    /// Queues the wake-ups set for after their window, in node order, once
-    /// the window is over, or before an event runs on its own in the middle
-    /// of it: never at a point that depends on where
-    /// [`Simulation::run_until`] paused.
-    pub(super) fn queue_deferred(&mut self) {
-        self.deferred_until = None;
-        let mut deferred: Vec<u32> = Vec::new();
-        for lane in &mut self.lanes {
-            lane.deferred.sort_unstable();
-            deferred.append(&mut lane.deferred);
-        }
-        for node in deferred {
-            let i = node as usize;
-            if self.wake_seq[i] == DEFERRED {
-                self.wake_seq[i] = self.push(self.wake_at[i], Event::Wake(node));
-            }
         }
     }
 }
