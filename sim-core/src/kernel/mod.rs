@@ -57,7 +57,7 @@ use crate::source::{Action, Script, Source};
 use crate::time::Duration;
 use crate::time::Instant;
 use crate::trace::{TraceHash, TraceKind, TraceRecord};
-use windows::{Lane, What};
+use windows::{Inbox, Lane, Pending, What};
 
 /// Builds a node's protocol from its id and its RNG stream: called once per
 /// node at the start, and again when a node restarts after losing its state.
@@ -180,6 +180,10 @@ pub struct Simulation<P: Protocol, N: Network> {
     /// queue per lane of `lane_width` consecutive nodes (see [`windows`]).
     lanes: Vec<Lane<P::Event>>,
     lane_width: usize,
+    /// Node events queued for each lane while it cannot take them.
+    inboxes: Vec<Inbox>,
+    /// The window the lanes last ran, until the merge has replayed it.
+    unmerged: Option<Pending<P::Event>>,
     /// The lanes' threads, when there is more than one lane.
     pool: Option<rayon::ThreadPool>,
     /// The window width, when the run is in windows.
@@ -245,6 +249,8 @@ where
             queue,
             lanes: Vec::new(),
             lane_width: n.max(1),
+            inboxes: Vec::new(),
+            unmerged: None,
             pool: None,
             window: None,
             next_seq: 0,
@@ -404,6 +410,7 @@ where
                 Lane::new(queue, n)
             })
             .collect();
+        self.inboxes = self.lanes.iter().map(|_| Inbox::default()).collect();
         self.pool = (self.lanes.len() > 1).then(|| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(self.lanes.len())
@@ -494,6 +501,9 @@ where
     /// where [`Simulation::run_until`] runs windows.
     pub fn step(&mut self, end: Instant) -> bool {
         self.start();
+        for (lane, inbox) in self.lanes.iter_mut().zip(&mut self.inboxes) {
+            lane.file(inbox);
+        }
         loop {
             let Some((at, seq, lane)) = self.peek_next() else {
                 return false;
@@ -897,16 +907,17 @@ where
     }
 
     /// Queues `event` at `at` with the next sequence number, which it
-    /// returns: in its node's lane if the run is in lanes and it is a node's
-    /// event, else in the kernel's queue.
+    /// returns: in its node's lane's inbox if the run is in windows and it
+    /// is a node's event, else in the kernel's queue.
     fn push(&mut self, at: Instant, event: Event) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let queue = match event.node() {
-            Some(i) if !self.lanes.is_empty() => &mut self.lanes[i / self.lane_width].queue,
-            _ => &mut self.queue,
-        };
-        queue.push_at(at, seq, event);
+        match event.node() {
+            Some(i) if self.window.is_some() => {
+                self.inboxes[i / self.lane_width].push(at, seq, event)
+            }
+            _ => self.queue.push_at(at, seq, event),
+        }
         seq
     }
 
@@ -934,7 +945,8 @@ where
         self.trace(from, TraceKind::Send, Some(to), len as u64, None);
         let via = self.network.interface(from, &bytes);
         self.spend(from.index(), |b, now| b.send(now, via, len));
-        if to.index() >= self.up.len() {
+        // (`partition`, not `up`: the lanes hold `up` while a window runs.)
+        if to.index() >= self.partition.len() {
             return self.drop_packet(from, to, len, DropCause::NoRoute);
         }
         if self.partition[from.index()] != self.partition[to.index()] {

@@ -13,18 +13,24 @@
 //! # How
 //!
 //! The nodes are cut into *lanes* of consecutive ids, one per thread, each
-//! with its own [`EventQueue`] of the lane's datagrams and wake-ups. A
-//! window runs in two phases:
+//! with its own [`EventQueue`] of the lane's datagrams and wake-ups. Each
+//! window is handled in two phases:
 //!
 //! 1. **Lanes, in parallel** (`Lane::run`): each lane runs its events in
 //!    (time, sequence) order, calling the protocols and keeping what they
 //!    output in a log, without touching the network, the metrics or the
 //!    trace.
-//! 2. **Merge, on one thread** (`Simulation::merge_lanes`): the lanes' logs
-//!    are merged by (time, sequence) and replayed exactly as the sequential
+//! 2. **Merge, on one thread** (`Simulation::merge`): the lanes' logs are
+//!    merged by (time, sequence) and replayed exactly as the sequential
 //!    kernel handles outputs: trace records, metrics, observations, and each
 //!    transmit through the network model (whose random draws and queues so
-//!    see one fixed order) into the receiver's lane.
+//!    see one fixed order) into the receiver's lane's inbox, which the lane
+//!    files before it next runs.
+//!
+//! The two phases of successive windows overlap: windows are half the
+//! lookahead long, and while the lanes run window `k + 1`, the calling
+//! thread merges window `k`. Nothing window `k` sent can arrive before its
+//! start plus `L`, which is where window `k + 1` is cut off at the latest.
 //!
 //! Events from sources (workload commands, faults) and battery checks are
 //! not node-local: they stay in the kernel's own queue and run on their own,
@@ -51,8 +57,6 @@
 
 use std::collections::VecDeque;
 
-use rayon::prelude::*;
-
 use super::{Event, Simulation, NO_WAKEUP};
 use crate::network::Network;
 use crate::protocol::{NodeId, Observe, Output, Protocol};
@@ -69,6 +73,8 @@ const MERGE_AHEAD: usize = 8;
 pub(super) struct Lane<E> {
     /// The lane's datagrams and wake-ups.
     pub(super) queue: EventQueue<Event>,
+    /// Events the merge queued for the lane, to file before it runs.
+    incoming: Vec<(Instant, u64, Event)>,
     /// What happened in the current window, in order.
     log: Vec<Logged>,
     /// The protocols' outputs, in order; each [`Logged`] owns a run of them.
@@ -78,6 +84,34 @@ pub(super) struct Lane<E> {
     /// How many low bits of a wake-up's number are the counter's; the node
     /// id sits above them.
     counter_bits: u32,
+}
+
+/// A lane's log and the outputs its entries own.
+type Log<E> = (Vec<Logged>, VecDeque<Output<E>>);
+
+/// A window the lanes have run and the merge has not replayed yet.
+pub(super) struct Pending<E> {
+    /// Its first event's time: what it sent arrives no earlier than this
+    /// plus the lookahead.
+    from: Instant,
+    /// Each lane's log.
+    logs: Vec<Log<E>>,
+}
+
+/// Events for a lane, queued while it runs (by the merge) or by an event
+/// run on its own; the lane files them before it next runs.
+#[derive(Default)]
+pub(super) struct Inbox {
+    items: Vec<(Instant, u64, Event)>,
+    /// The earliest item's time.
+    first: Option<Instant>,
+}
+
+impl Inbox {
+    pub(super) fn push(&mut self, at: Instant, seq: u64, event: Event) {
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.items.push((at, seq, event));
+    }
 }
 
 /// One event a lane ran.
@@ -115,6 +149,7 @@ impl<E> Lane<E> {
         let node_bits = usize::BITS - nodes.saturating_sub(1).max(1).leading_zeros();
         Lane {
             queue,
+            incoming: Vec::new(),
             log: Vec::new(),
             outputs: VecDeque::new(),
             counter: 0,
@@ -122,11 +157,22 @@ impl<E> Lane<E> {
         }
     }
 
+    /// Files `inbox`'s events into the queue.
+    pub(super) fn file(&mut self, inbox: &mut Inbox) {
+        for (at, seq, event) in inbox.items.drain(..) {
+            self.queue.push_at(at, seq, event);
+        }
+        inbox.first = None;
+    }
+
     /// Runs the lane's events due at or before `stop`.
     fn run<P>(&mut self, mut nodes: LaneNodes<'_, P>, stop: Instant, prefetch: bool)
     where
         P: Protocol<Event = E>,
     {
+        for (at, seq, event) in self.incoming.drain(..) {
+            self.queue.push_at(at, seq, event);
+        }
         while let Some((at, seq)) = self.queue.peek_key() {
             if at > stop {
                 break;
@@ -226,47 +272,80 @@ where
     P::Command: 'static,
     N: Network,
 {
-    /// Runs every event due at or before `end` in windows of `width`.
+    /// Runs every event due at or before `end`, in windows of half the
+    /// lookahead `width`, each window's lanes running while the previous
+    /// window's logs are merged.
     pub(super) fn run_windows(&mut self, end: Instant, width: Duration) {
         loop {
-            let lanes = self.lanes.iter_mut().filter_map(|l| l.queue.peek_key());
-            let node_next = lanes.min();
-            let global_next = self.queue.peek_key();
-            let Some(first) = node_next.into_iter().chain(global_next).min() else {
-                return;
-            };
-            if first.0 > end {
-                return;
-            }
-            let Some((t0, _)) = node_next.filter(|&(t, _)| global_next.is_none_or(|g| t < g.0))
-            else {
-                // A source or battery event comes first (or ties): it runs on
-                // its own, with whatever is due before it at that instant.
+            let node_next = self.lanes_next();
+            let global_next = self.queue.peek_key().map(|(t, _)| t);
+            let first = node_next.into_iter().chain(global_next).min();
+            let Some(t0) = node_next.filter(|&t| global_next.is_none_or(|g| t < g)) else {
+                // Nothing due, or a source or battery event first (or at the
+                // same instant): it runs on its own, after the merge.
+                self.merge_pending();
+                if first.is_none_or(|t| t > end) {
+                    return;
+                }
                 self.step(end);
                 continue;
             };
-            // Nothing sent at t0 or later arrives before t0 + width.
-            let window_end = t0.saturating_add(width);
-            let mut stop = end.min(Instant::from_nanos(window_end.as_nanos() - 1));
-            if let Some((g, _)) = global_next {
+            // Nothing sent at t0 or later arrives before t0 + width, and
+            // nothing the pending window sent arrives before its start +
+            // width.
+            let half = Duration::from_nanos((width.as_nanos() / 2).max(1));
+            let mut stop = t0.saturating_add(half);
+            if let Some(pending) = &self.unmerged {
+                stop = stop.min(pending.from.saturating_add(width));
+            }
+            let mut stop = Instant::from_nanos(stop.as_nanos() - 1).min(end);
+            if let Some(g) = global_next {
                 stop = stop.min(Instant::from_nanos(g.as_nanos() - 1));
             }
-            self.run_lanes(stop);
-            self.merge_lanes();
+            if stop < t0 {
+                // Only the pending merge can say what comes next.
+                self.merge_pending();
+                if t0 > end {
+                    return;
+                }
+                continue;
+            }
+            self.run_window(t0, stop);
         }
     }
 
-    /// Phase one: every lane runs its events up to `stop`, in parallel.
-    fn run_lanes(&mut self, stop: Instant) {
+    /// The earliest time any lane has an event at, queued or in its inbox.
+    fn lanes_next(&mut self) -> Option<Instant> {
+        let queued = self.lanes.iter_mut().filter_map(|l| l.queue.peek_key());
+        let inboxed = self.inboxes.iter().filter_map(|i| i.first);
+        queued.map(|(t, _)| t).chain(inboxed).min()
+    }
+
+    /// Runs the lanes' events from `from` to `stop` in parallel with the
+    /// merge of the pending window; the lanes' logs become the pending
+    /// window.
+    fn run_window(&mut self, from: Instant, stop: Instant) {
+        let pending = self.unmerged.take();
+        for (lane, inbox) in self.lanes.iter_mut().zip(&mut self.inboxes) {
+            std::mem::swap(&mut lane.incoming, &mut inbox.items);
+            inbox.first = None;
+        }
+        // The lanes' side of the kernel leaves it for the window; the merge
+        // uses the rest (the network, the metrics, the trace, the inboxes).
+        let mut lanes = std::mem::take(&mut self.lanes);
+        let mut nodes = std::mem::take(&mut self.nodes);
+        let mut wake_at = std::mem::take(&mut self.wake_at);
+        let mut wake_seq = std::mem::take(&mut self.wake_seq);
+        let up = std::mem::take(&mut self.up);
+        let pool = self.pool.take();
         let width = self.lane_width;
-        let prefetch = self.nodes.len() >= super::PREFETCH_MIN_NODES;
-        let jobs = self
-            .lanes
+        let prefetch = nodes.len() >= super::PREFETCH_MIN_NODES;
+        let jobs = lanes
             .iter_mut()
-            .zip(self.nodes.chunks_mut(width))
-            .zip(self.up.chunks(width))
-            .zip(self.wake_at.chunks_mut(width))
-            .zip(self.wake_seq.chunks_mut(width))
+            .zip(nodes.chunks_mut(width))
+            .zip(up.chunks(width))
+            .zip(wake_at.chunks_mut(width))
+            .zip(wake_seq.chunks_mut(width))
             .enumerate()
             .map(|(k, ((((lane, nodes), up), wake_at), wake_seq))| {
                 let nodes = LaneNodes {
@@ -278,58 +357,77 @@ where
                 };
                 (lane, nodes)
             });
-        match &self.pool {
-            Some(pool) => {
-                let jobs: Vec<_> = jobs.collect();
-                pool.install(|| {
-                    jobs.into_par_iter().for_each(|(lane, nodes)| {
-                        lane.run(nodes, stop, prefetch);
-                    });
-                });
-            }
+        let merged = match &pool {
+            Some(pool) => pool.in_place_scope(|scope| {
+                for (lane, nodes) in jobs {
+                    scope.spawn(move |_| lane.run(nodes, stop, prefetch));
+                }
+                pending.map(|p| self.merge(p))
+            }),
             None => {
                 for (lane, nodes) in jobs {
                     lane.run(nodes, stop, prefetch);
                 }
+                pending.map(|p| self.merge(p))
+            }
+        };
+        self.pool = pool;
+        self.up = up;
+        self.wake_seq = wake_seq;
+        self.wake_at = wake_at;
+        self.nodes = nodes;
+        // The merged logs, emptied, become the lanes' next ones.
+        let mut spare = merged.map(|m| m.logs.into_iter());
+        let logs = lanes
+            .iter_mut()
+            .map(|lane| {
+                let (log, outputs) = spare.as_mut().and_then(Iterator::next).unwrap_or_default();
+                (
+                    std::mem::replace(&mut lane.log, log),
+                    std::mem::replace(&mut lane.outputs, outputs),
+                )
+            })
+            .collect();
+        self.lanes = lanes;
+        self.unmerged = Some(Pending { from, logs });
+    }
+
+    /// Merges the pending window's logs, if any, with the lanes idle.
+    fn merge_pending(&mut self) {
+        if let Some(pending) = self.unmerged.take() {
+            let merged = self.merge(pending);
+            for (lane, (log, outputs)) in self.lanes.iter_mut().zip(merged.logs) {
+                lane.log = log;
+                lane.outputs = outputs;
             }
         }
     }
 
-    /// Phase two: replays the lanes' logs in (time, sequence) order, as the
-    /// sequential kernel would have handled each event's outputs.
-    fn merge_lanes(&mut self) {
-        // The logs leave their lanes for the merge (which queues into the
-        // lanes) and go back empty, keeping their memory.
-        let mut logs: Vec<_> = self
-            .lanes
-            .iter_mut()
-            .map(|l| {
-                (
-                    std::mem::take(&mut l.log),
-                    std::mem::take(&mut l.outputs),
-                    0,
-                )
-            })
-            .collect();
+    /// Replays a window's logs in (time, sequence) order, as the sequential
+    /// kernel would have handled each event's outputs; returns the logs,
+    /// emptied, to be used again.
+    fn merge(&mut self, mut window: Pending<P::Event>) -> Pending<P::Event> {
+        let mut at = vec![0; window.logs.len()];
         loop {
-            let next = logs
+            let next = window
+                .logs
                 .iter()
+                .zip(&at)
                 .enumerate()
-                .filter_map(|(k, (log, _, at))| log.get(*at).map(|e| ((e.time, e.seq), k)))
+                .filter_map(|(k, ((log, _), &i))| log.get(i).map(|e| ((e.time, e.seq), k)))
                 .min();
             let Some((_, k)) = next else { break };
-            let (log, outputs, at) = &mut logs[k];
-            if let Some(ahead) = log.get(*at + MERGE_AHEAD) {
+            let (log, outputs) = &mut window.logs[k];
+            if let Some(ahead) = log.get(at[k] + MERGE_AHEAD) {
                 crate::prefetch(&self.metrics.nodes[ahead.node.index()]);
             }
-            let e = &log[*at];
-            *at += 1;
+            let e = &log[at[k]];
+            at[k] += 1;
             self.replay(e.time, e.node, &e.what, outputs.drain(..e.outputs));
         }
-        for (lane, (mut log, outputs, _)) in self.lanes.iter_mut().zip(logs) {
+        for (log, _) in &mut window.logs {
             log.clear();
-            lane.log = log;
-            lane.outputs = outputs;
         }
+        window
     }
 }
