@@ -25,16 +25,33 @@ use sim_core::{Duration, Instant};
 /// to a power of two and shrunk when it empties. Its order never reaches an
 /// output: expiry follows the `VecDeque` of (deadline, id), which is already
 /// sorted because every entry lives for the same `ttl`.
+///
+/// Most lookups are for ids inserted moments ago (the later copies of a
+/// message, and the gossip that advertises it), so the last [`RECENT`]
+/// ids inserted are also kept inline, in one cache line of the cache value
+/// itself: a lookup that finds its id there never reads the table, whose
+/// slot for it would be a cache miss of its own. `repr(C)` keeps the
+/// fields in the order written: what a lookup reads first.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct SeenCache {
-    ttl: Duration,
-    expiries: VecDeque<(Instant, u64)>,
+    /// The last ids inserted, as `id + 1` (0: none; `u64::MAX` is never
+    /// here), written round-robin; an id leaves when it is forgotten.
+    recent: [u64; RECENT],
     /// Slots hold `id + 1`, so that 0 marks an empty slot; `u64::MAX`,
     /// whose successor would wrap, is kept aside in `has_max`.
     slots: Vec<u64>,
-    has_max: bool,
+    expiries: VecDeque<(Instant, u64)>,
+    /// Where the next inserted id goes in `recent`.
+    recent_next: usize,
+    ttl: Duration,
     max_len: usize,
+    has_max: bool,
 }
+
+/// How many of the last ids inserted [`SeenCache`] keeps inline: one cache
+/// line.
+const RECENT: usize = 8;
 
 /// Fibonacci hashing: the top bits of `id · 2⁶⁴/φ`.
 fn slot_of(id: u64, mask: usize) -> usize {
@@ -49,11 +66,13 @@ impl SeenCache {
     /// An empty cache whose entries live for `ttl`.
     pub fn new(ttl: Duration) -> Self {
         SeenCache {
-            ttl,
-            expiries: VecDeque::new(),
+            recent: [0; RECENT],
             slots: Vec::new(),
-            has_max: false,
+            expiries: VecDeque::new(),
+            recent_next: 0,
+            ttl,
             max_len: usize::MAX,
+            has_max: false,
         }
     }
 
@@ -85,7 +104,7 @@ impl SeenCache {
         if id == u64::MAX {
             return self.has_max;
         }
-        self.find(id + 1).is_ok()
+        self.recent.contains(&(id + 1)) || self.find(id + 1).is_ok()
     }
 
     /// Remembers `id` from `now` until `now + ttl`. Returns `true` if it was
@@ -107,6 +126,8 @@ impl SeenCache {
                 Ok(_) => return false,
                 Err(slot) => self.slots[slot] = id + 1,
             }
+            self.recent[self.recent_next] = id + 1;
+            self.recent_next = (self.recent_next + 1) % RECENT;
         }
         self.expiries.push_back((now.saturating_add(self.ttl), id));
         true
@@ -143,6 +164,9 @@ impl SeenCache {
             self.has_max = false;
         } else if let Ok(slot) = self.find(id + 1) {
             self.remove_slot(slot);
+            if let Some(r) = self.recent.iter_mut().find(|r| **r == id + 1) {
+                *r = 0;
+            }
         }
     }
 
