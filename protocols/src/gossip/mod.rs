@@ -57,6 +57,7 @@ mod heartbeat;
 mod mcache;
 mod peers;
 mod score;
+mod small;
 pub mod wire;
 
 #[cfg(test)]
@@ -369,9 +370,12 @@ struct Promise {
 /// table ([`SeenCache`]) behind an inline line of the ids inserted last,
 /// where the later copies of a message and the gossip about it find their
 /// id without a miss (`seen` sits last of the hot fields, so that the line
-/// is among the bytes the kernel prefetches); the peer table's ids sit apart from the rest of
-/// its state ([`PeerTable`]); a message is encoded once per forward, by
-/// hand, into one shared [`Datagram`] that every transmit of it clones.
+/// is among the bytes the kernel prefetches); the peer table's ids sit
+/// apart from the rest of its state ([`PeerTable`]), and a peer's topics
+/// and score counters are inline for the first one or two topics, so that
+/// the heartbeat reads its peers from one allocation rather than from two
+/// more per peer; a message is encoded once per forward, by hand, into one
+/// shared [`Datagram`] that every transmit of it clones.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Gossip {
