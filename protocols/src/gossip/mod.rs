@@ -375,7 +375,9 @@ struct Promise {
 /// and score counters are inline for the first one or two topics, so that
 /// the heartbeat reads its peers from one allocation rather than from two
 /// more per peer; a message is encoded once per forward, by hand, into one
-/// shared [`Datagram`] that every transmit of it clones.
+/// shared [`Datagram`] that every transmit of it clones, and so are a
+/// heartbeat's IHAVE (when it is the heartbeat's only control message) and
+/// the IWANT that answers it.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Gossip {
@@ -1151,12 +1153,9 @@ impl Protocol for Gossip {
             {
                 let mut reply = ControlRepr::default();
                 self.handle_ihave(now, from, ihaves, &mut reply);
-                if !reply.is_empty() {
-                    let rpc = RpcRepr {
-                        control: reply,
-                        ..RpcRepr::default()
-                    };
-                    self.send(from, rpc.emit().into());
+                // The reply is an IWANT alone, if anything.
+                if !reply.iwant.is_empty() {
+                    self.send(from, wire::emit_iwant(&reply.iwant));
                 }
             }
             return;
