@@ -1220,7 +1220,12 @@ impl Protocol for Gossip {
     }
 
     fn poll_output(&mut self) -> Option<Output<GossipEvent>> {
-        self.outputs.pop_front()
+        self.outputs.pop_front().or_else(|| {
+            // Drained: the next input writes from the buffer's start again
+            // (`clear` rewinds), where `prefetch` can find it.
+            self.outputs.clear();
+            None
+        })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -1228,14 +1233,18 @@ impl Protocol for Gossip {
     }
 
     /// Round 0: the peer ids and IHAVE counters (every datagram looks its
-    /// sender up), the meshes and the message cache's windows; round 1:
-    /// the first mesh's peers and the current window (a first copy is
-    /// cached and forwarded to the mesh).
+    /// sender up), the start of the outputs' buffer (where the input's
+    /// outputs go, the queue being drained), the meshes and the message
+    /// cache's windows; round 1: the first mesh's peers and the current
+    /// window (a first copy is cached and forwarded to the mesh).
     fn prefetch(&self, round: u32) {
         match round {
             0 => {
                 sim_core::prefetch(self.peers.ids());
                 self.peers.prefetch_counters();
+                // An empty deque's first slice starts at its buffer.
+                let outputs = self.outputs.as_slices().0.as_ptr();
+                sim_core::prefetch_bytes(outputs.cast(), 128);
                 sim_core::prefetch(&self.mesh[..]);
                 self.mcache.prefetch(false);
             }
