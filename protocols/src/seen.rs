@@ -26,15 +26,17 @@ use sim_core::{Duration, Instant};
 /// output: expiry follows the `VecDeque` of (deadline, id), which is already
 /// sorted because every entry lives for the same `ttl`.
 ///
-/// Most lookups are for ids inserted moments ago (the later copies of a
-/// message, and the gossip that advertises it), so the last [`RECENT`]
-/// ids inserted are also kept inline, in one cache line of the cache value
-/// itself: a lookup that finds its id there never reads the table, whose
-/// slot for it would be a cache miss of its own. `repr(C)` keeps the
-/// fields in the order written: what a lookup reads first.
+/// Where most lookups are for ids inserted moments ago (GossipSub: the
+/// later copies of a message, and the gossip that advertises it), a cache
+/// with `RECENT` above 0 also keeps the last `RECENT` ids inserted inline,
+/// in the cache value itself (8 fill one cache line): a lookup that finds
+/// its id there never reads the table, whose slot for it would be a cache
+/// miss of its own. The default, 0, keeps none and adds no bytes.
+/// `repr(C)` keeps the fields in the order written: what a lookup reads
+/// first.
 #[derive(Clone, Debug)]
 #[repr(C)]
-pub struct SeenCache {
+pub struct SeenCache<const RECENT: usize = 0> {
     /// The last ids inserted, as `id + 1` (0: none; `u64::MAX` is never
     /// here), written round-robin; an id leaves when it is forgotten.
     recent: [u64; RECENT],
@@ -42,16 +44,12 @@ pub struct SeenCache {
     /// whose successor would wrap, is kept aside in `has_max`.
     slots: Vec<u64>,
     expiries: VecDeque<(Instant, u64)>,
-    /// Where the next inserted id goes in `recent`.
-    recent_next: usize,
     ttl: Duration,
     max_len: usize,
+    /// Where the next inserted id goes in `recent`.
+    recent_next: u32,
     has_max: bool,
 }
-
-/// How many of the last ids inserted [`SeenCache`] keeps inline: one cache
-/// line.
-const RECENT: usize = 8;
 
 /// Fibonacci hashing: the top bits of `id · 2⁶⁴/φ`.
 fn slot_of(id: u64, mask: usize) -> usize {
@@ -62,16 +60,16 @@ fn slot_of(id: u64, mask: usize) -> usize {
     (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
-impl SeenCache {
+impl<const RECENT: usize> SeenCache<RECENT> {
     /// An empty cache whose entries live for `ttl`.
     pub fn new(ttl: Duration) -> Self {
         SeenCache {
             recent: [0; RECENT],
             slots: Vec::new(),
             expiries: VecDeque::new(),
-            recent_next: 0,
             ttl,
             max_len: usize::MAX,
+            recent_next: 0,
             has_max: false,
         }
     }
@@ -126,8 +124,10 @@ impl SeenCache {
                 Ok(_) => return false,
                 Err(slot) => self.slots[slot] = id + 1,
             }
-            self.recent[self.recent_next] = id + 1;
-            self.recent_next = (self.recent_next + 1) % RECENT;
+            if RECENT > 0 {
+                self.recent[self.recent_next as usize] = id + 1;
+                self.recent_next = (self.recent_next + 1) % RECENT as u32;
+            }
         }
         self.expiries.push_back((now.saturating_add(self.ttl), id));
         true
@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn remembers_an_id_until_its_deadline() {
-        let mut seen = SeenCache::new(Duration::from_secs(10));
+        // An id in the inline ring too is forgotten at its deadline.
+        let mut seen = SeenCache::<8>::new(Duration::from_secs(10));
         assert!(seen.insert(at(1), 7));
         assert!(!seen.insert(at(2), 7), "a second insert is a duplicate");
         assert!(seen.contains(7));
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_extreme_ids_are_ids_like_any_other() {
-        let mut seen = SeenCache::new(Duration::from_secs(1));
+        let mut seen = SeenCache::<8>::new(Duration::from_secs(1));
         for id in [0, u64::MAX, u64::MAX - 1] {
             assert!(seen.insert(at(0), id));
             assert!(!seen.insert(at(0), id));
@@ -268,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_table_grows_and_shrinks() {
-        let mut seen = SeenCache::new(Duration::from_secs(1));
+        let mut seen: SeenCache = SeenCache::new(Duration::from_secs(1));
         for id in 0..10_000u64 {
             seen.insert(at(0), id << 32 | id);
         }
@@ -281,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_forgets_its_oldest_id_first() {
-        let mut seen = SeenCache::new(Duration::from_secs(10)).with_capacity_limit(3);
+        let mut seen = SeenCache::<8>::new(Duration::from_secs(10)).with_capacity_limit(3);
         for id in 1..=3 {
             assert!(seen.insert(at(id), id));
         }
@@ -296,15 +297,17 @@ mod tests {
     }
 
     proptest! {
-        /// The cache agrees with a map from id to deadline, whatever the
-        /// sequence of inserts and expiries at non-decreasing times (few
-        /// distinct ids, so that probe runs collide and wrap).
+        /// The cache, with and without the inline ring, agrees with a map
+        /// from id to deadline, whatever the sequence of inserts and
+        /// expiries at non-decreasing times (few distinct ids, so that probe
+        /// runs collide and wrap).
         #[test]
         fn agrees_with_a_map_of_deadlines(
             ops in proptest::collection::vec((0u64..3, any::<bool>(), 0u64..40), 0..300),
         ) {
             let ttl = Duration::from_secs(5);
-            let mut seen = SeenCache::new(ttl);
+            let mut seen: SeenCache = SeenCache::new(ttl);
+            let mut ringed = SeenCache::<8>::new(ttl);
             let mut model: BTreeMap<u64, Instant> = BTreeMap::new();
             let mut now = Instant::ZERO;
             for (step, insert, id) in ops {
@@ -321,13 +324,16 @@ mod tests {
                         model.insert(id, now + ttl);
                     }
                     prop_assert_eq!(seen.insert(now, id), new);
+                    prop_assert_eq!(ringed.insert(now, id), new);
                 } else {
                     model.retain(|_, deadline| *deadline > now);
                     seen.expire(now);
+                    ringed.expire(now);
                 }
                 prop_assert_eq!(seen.len(), model.len());
                 for probe in (0..40u64).map(|i| i << 40 | 3).chain([0, u64::MAX]) {
                     prop_assert_eq!(seen.contains(probe), model.contains_key(&probe));
+                    prop_assert_eq!(ringed.contains(probe), model.contains_key(&probe));
                 }
                 prop_assert_eq!(seen.next_expiry(), model.values().min().copied());
             }

@@ -400,7 +400,7 @@ pub struct Gossip {
     mesh: Vec<TopicMesh>,
     promises: Vec<Promise>,
     mcache: MessageCache,
-    seen: SeenCache,
+    seen: SeenCache<SEEN_RECENT>,
     // Cold.
     next_seq: u32,
     ticks: u64,
@@ -411,6 +411,11 @@ pub struct Gossip {
     rng: SimRng,
     config: GossipConfig,
 }
+
+/// How many of the last ids seen [`Gossip`]'s seen cache keeps inline (one
+/// cache line): the later copies of a message, and the IHAVEs of the last
+/// few heartbeats, mostly ask about ids this recent.
+pub const SEEN_RECENT: usize = 8;
 
 impl Gossip {
     /// A node with address `id`, no peers and no subscriptions. `rng`
@@ -516,7 +521,7 @@ impl Gossip {
     }
 
     /// The message ids it remembers.
-    pub fn seen(&self) -> &SeenCache {
+    pub fn seen(&self) -> &SeenCache<SEEN_RECENT> {
         &self.seen
     }
 
