@@ -3,7 +3,7 @@
 
 use sim_core::{Datagram, Instant, NodeId};
 
-use super::wire::{ControlRepr, IHave, RpcRepr};
+use super::wire::{ControlRepr, IHave, MessageId, RpcRepr};
 use super::{sample, shuffle, Gossip};
 
 /// The control messages of one heartbeat, one entry per peer in the order
@@ -23,6 +23,24 @@ impl Outbox {
             }
         };
         &mut self.entries[i].1
+    }
+}
+
+/// One topic's gossip: its ids, and the peers to tell.
+struct Gossiped {
+    topic: super::TopicId,
+    ids: Vec<MessageId>,
+    to: Vec<NodeId>,
+}
+
+impl Gossiped {
+    fn add_to(self, out: &mut Outbox) {
+        for p in self.to {
+            out.to(p).ihave.push(IHave {
+                topic: self.topic,
+                ids: self.ids.clone(),
+            });
+        }
     }
 }
 
@@ -251,12 +269,19 @@ impl Gossip {
         }
     }
 
+    /// Adds each topic's IHAVE to the outbox, except where it would be the
+    /// heartbeat's only control message (one topic to gossip, no GRAFT or
+    /// PRUNE): then every target would get the same RPC of that one IHAVE,
+    /// which is sent at once, encoded once, without the outbox.
     fn emit_gossip(&mut self, now: Instant, out: &mut Outbox) {
         let max_ids = self.config.max_ihave_length as usize;
         let threshold = self.config.thresholds.gossip_threshold;
         let factor = self.config.gossip_factor;
         let d_lazy = self.config.d_lazy as usize;
         let meshes = self.mesh.len();
+        // The last topic's gossip, held back until it is known whether it
+        // is the only control message.
+        let mut last: Option<Gossiped> = None;
         for k in 0..meshes + self.fanout.len() {
             // Gossip goes to topic peers outside the mesh (or the fanout).
             let (topic, exclude) = match k.checked_sub(meshes) {
@@ -270,12 +295,20 @@ impl Gossip {
             let mut to = self.candidates(now, topic, exclude, |s| s >= threshold, false);
             let adaptive = (factor * to.len() as f64) as usize;
             sample(&mut self.rng, &mut to, adaptive.max(d_lazy));
-            for p in to {
-                out.to(p).ihave.push(IHave {
-                    topic,
-                    ids: ids.clone(),
-                });
+            if let Some(g) = last.replace(Gossiped { topic, ids, to }) {
+                g.add_to(out);
             }
+        }
+        match last {
+            Some(g) if out.entries.is_empty() => {
+                // What `flush` would send: the same bytes to each, in order.
+                let bytes = IHave::emit_alone(g.topic, &g.ids);
+                for p in g.to {
+                    self.send(p, bytes.clone());
+                }
+            }
+            Some(g) => g.add_to(out),
+            None => {}
         }
     }
 

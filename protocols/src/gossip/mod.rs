@@ -57,6 +57,7 @@ mod heartbeat;
 mod mcache;
 mod peers;
 mod score;
+mod small;
 pub mod wire;
 
 #[cfg(test)]
@@ -366,9 +367,17 @@ struct Promise {
 /// copying the payload ([`wire::MessagesOnly`], [`wire::IHavesOnly`]); the
 /// graylist and gossip thresholds are checked against a lower bound of all
 /// scores before any peer is looked up; the seen cache is a flat hash
-/// table ([`SeenCache`]); the peer table's ids sit apart from the rest of
-/// its state ([`PeerTable`]); a message is encoded once per forward, by
-/// hand, into one shared [`Datagram`] that every transmit of it clones.
+/// table ([`SeenCache`]) behind an inline line of the ids inserted last,
+/// where the later copies of a message and the gossip about it find their
+/// id without a miss (`seen` sits last of the hot fields, so that the line
+/// is among the bytes the kernel prefetches); the peer table's ids sit
+/// apart from the rest of its state ([`PeerTable`]), and a peer's topics
+/// and score counters are inline for the first one or two topics, so that
+/// the heartbeat reads its peers from one allocation rather than from two
+/// more per peer; a message is encoded once per forward, by hand, into one
+/// shared [`Datagram`] that every transmit of it clones, and so are a
+/// heartbeat's IHAVE (when it is the heartbeat's only control message) and
+/// the IWANT that answers it.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Gossip {
@@ -389,9 +398,9 @@ pub struct Gossip {
     outputs: VecDeque<Output<GossipEvent>>,
     peers: PeerTable,
     mesh: Vec<TopicMesh>,
-    seen: SeenCache,
     promises: Vec<Promise>,
     mcache: MessageCache,
+    seen: SeenCache<SEEN_RECENT>,
     // Cold.
     next_seq: u32,
     ticks: u64,
@@ -402,6 +411,11 @@ pub struct Gossip {
     rng: SimRng,
     config: GossipConfig,
 }
+
+/// How many of the last ids seen [`Gossip`]'s seen cache keeps inline (one
+/// cache line): the later copies of a message, and the IHAVEs of the last
+/// few heartbeats, mostly ask about ids this recent.
+pub const SEEN_RECENT: usize = 8;
 
 impl Gossip {
     /// A node with address `id`, no peers and no subscriptions. `rng`
@@ -507,7 +521,7 @@ impl Gossip {
     }
 
     /// The message ids it remembers.
-    pub fn seen(&self) -> &SeenCache {
+    pub fn seen(&self) -> &SeenCache<SEEN_RECENT> {
         &self.seen
     }
 
@@ -1144,12 +1158,9 @@ impl Protocol for Gossip {
             {
                 let mut reply = ControlRepr::default();
                 self.handle_ihave(now, from, ihaves, &mut reply);
-                if !reply.is_empty() {
-                    let rpc = RpcRepr {
-                        control: reply,
-                        ..RpcRepr::default()
-                    };
-                    self.send(from, rpc.emit().into());
+                // The reply is an IWANT alone, if anything.
+                if !reply.iwant.is_empty() {
+                    self.send(from, wire::emit_iwant(&reply.iwant));
                 }
             }
             return;
@@ -1214,7 +1225,12 @@ impl Protocol for Gossip {
     }
 
     fn poll_output(&mut self) -> Option<Output<GossipEvent>> {
-        self.outputs.pop_front()
+        self.outputs.pop_front().or_else(|| {
+            // Drained: the next input writes from the buffer's start again
+            // (`clear` rewinds), where `prefetch` can find it.
+            self.outputs.clear();
+            None
+        })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -1222,14 +1238,18 @@ impl Protocol for Gossip {
     }
 
     /// Round 0: the peer ids and IHAVE counters (every datagram looks its
-    /// sender up), the meshes and the message cache's windows; round 1:
-    /// the first mesh's peers and the current window (a first copy is
-    /// cached and forwarded to the mesh).
+    /// sender up), the start of the outputs' buffer (where the input's
+    /// outputs go, the queue being drained), the meshes and the message
+    /// cache's windows; round 1: the first mesh's peers and the current
+    /// window (a first copy is cached and forwarded to the mesh).
     fn prefetch(&self, round: u32) {
         match round {
             0 => {
                 sim_core::prefetch(self.peers.ids());
                 self.peers.prefetch_counters();
+                // An empty deque's first slice starts at its buffer.
+                let outputs = self.outputs.as_slices().0.as_ptr();
+                sim_core::prefetch_bytes(outputs.cast(), 128);
                 sim_core::prefetch(&self.mesh[..]);
                 self.mcache.prefetch(false);
             }

@@ -3,6 +3,7 @@
 use sim_core::NodeId;
 
 use super::score::PeerScore;
+use super::small::SmallList;
 use super::wire::TopicId;
 
 /// The most topics a peer's subscription list keeps; further subscriptions
@@ -18,7 +19,7 @@ pub struct Peer {
     /// [`is_outbound`](super::is_outbound)).
     pub outbound: bool,
     /// The topics it subscribes to, ascending.
-    pub topics: Vec<TopicId>,
+    topics: SmallList<TopicId, 2>,
     /// Its score counters.
     pub score: PeerScore,
     /// Its score as the router last computed it: at every heartbeat, and at
@@ -31,20 +32,25 @@ impl Peer {
         Peer {
             id,
             outbound,
-            topics: Vec::new(),
+            topics: SmallList::new(),
             score: PeerScore::new(),
             current: 0.0,
         }
     }
 
+    /// The topics it subscribes to, ascending.
+    pub fn topics(&self) -> &[TopicId] {
+        self.topics.as_slice()
+    }
+
     /// Whether it subscribes to `topic`.
     pub fn subscribes(&self, topic: TopicId) -> bool {
-        self.topics.binary_search(&topic).is_ok()
+        self.topics().binary_search(&topic).is_ok()
     }
 
     /// Records a subscription change; returns whether anything changed.
     pub(crate) fn set_subscribed(&mut self, topic: TopicId, subscribed: bool) -> bool {
-        match (self.topics.binary_search(&topic), subscribed) {
+        match (self.topics().binary_search(&topic), subscribed) {
             (Err(i), true) if self.topics.len() < MAX_PEER_TOPICS => {
                 self.topics.insert(i, topic);
                 true

@@ -18,6 +18,7 @@
 use sim_core::{Instant, NodeId};
 
 use super::config::ScoreParams;
+use super::small::SmallList;
 use super::wire::TopicId;
 
 /// The most topics a peer's score keeps counters for; counters for further
@@ -25,7 +26,7 @@ use super::wire::TopicId;
 pub const MAX_SCORED_TOPICS: usize = 64;
 
 /// One peer's counters in one topic.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TopicCounters {
     /// The topic.
     pub topic: TopicId,
@@ -95,7 +96,8 @@ impl TopicCounters {
 /// Pure data: every method takes the parameters and `now` it needs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PeerScore {
-    topics: Vec<TopicCounters>,
+    /// In the order the topics were first counted (which orders the sum).
+    topics: SmallList<TopicCounters, 1>,
     behaviour_penalty: f64,
 }
 
@@ -109,6 +111,7 @@ impl PeerScore {
     pub fn score(&self, p: &ScoreParams, now: Instant) -> f64 {
         let mut topics: f64 = self
             .topics
+            .as_slice()
             .iter()
             .map(|c| p.topic_weight * c.score(p, now))
             .sum();
@@ -120,7 +123,7 @@ impl PeerScore {
 
     /// The counters for `topic`, if any are kept.
     pub fn topic(&self, topic: TopicId) -> Option<&TopicCounters> {
-        self.topics.iter().find(|c| c.topic == topic)
+        self.topics.as_slice().iter().find(|c| c.topic == topic)
     }
 
     /// P₇'s counter.
@@ -129,11 +132,11 @@ impl PeerScore {
     }
 
     fn entry(&mut self, topic: TopicId) -> Option<&mut TopicCounters> {
-        match self.topics.iter().position(|c| c.topic == topic) {
-            Some(i) => Some(&mut self.topics[i]),
+        match self.topics.as_slice().iter().position(|c| c.topic == topic) {
+            Some(i) => Some(&mut self.topics.as_mut_slice()[i]),
             None if self.topics.len() < MAX_SCORED_TOPICS => {
                 self.topics.push(TopicCounters::new(topic));
-                self.topics.last_mut()
+                self.topics.as_mut_slice().last_mut()
             }
             None => None,
         }
@@ -202,7 +205,7 @@ impl PeerScore {
                 *x = 0.0;
             }
         };
-        for c in &mut self.topics {
+        for c in self.topics.as_mut_slice() {
             decay(
                 &mut c.first_message_deliveries,
                 p.first_message_deliveries_decay,
@@ -224,7 +227,7 @@ impl PeerScore {
     /// Whether nothing is observed: such a score need not be retained after
     /// the peer disconnects.
     pub fn is_idle(&self) -> bool {
-        self.topics.iter().all(TopicCounters::is_idle) && self.behaviour_penalty == 0.0
+        self.topics.as_slice().iter().all(TopicCounters::is_idle) && self.behaviour_penalty == 0.0
     }
 }
 

@@ -200,7 +200,17 @@ pub mod proto {
 
 /// A topic: a number, written on the wire as its decimal digits.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct TopicId(pub u32);
 
@@ -495,6 +505,51 @@ impl MessageRepr {
             hops: m.hops.unwrap_or(0),
         })
     }
+}
+
+impl IHave {
+    /// An RPC carrying only an IHAVE of `ids` in `topic`, encoded with its
+    /// length prefix: the bytes prost writes for an [`RpcRepr`] whose
+    /// control holds just `IHave { topic, ids }`, written directly into one
+    /// shared buffer (each heartbeat's gossip, sent to several peers).
+    pub fn emit_alone(topic: TopicId, ids: &[MessageId]) -> Datagram {
+        let mut digits = [0; 10];
+        emit_control_entry(1, Some(decimal(topic.0, &mut digits)), 2, ids)
+    }
+}
+
+/// An RPC carrying only an IWANT of `ids` (at least one), encoded with its
+/// length prefix: the bytes prost writes for an [`RpcRepr`] whose control
+/// holds just `iwant: ids`, written directly (the answer to gossip).
+pub fn emit_iwant(ids: &[MessageId]) -> Datagram {
+    debug_assert!(!ids.is_empty(), "an empty IWANT is no control message");
+    emit_control_entry(2, None, 1, ids)
+}
+
+/// An RPC whose only field is a control message whose only field is one
+/// entry, of field `tag`: a topic (field 1), if any, then `ids` (field
+/// `id_tag`), in the order prost writes them.
+fn emit_control_entry(tag: u8, topic: Option<&[u8]>, id_tag: u8, ids: &[MessageId]) -> Datagram {
+    let entry = topic.map_or(0, |t| 2 + t.len()) + (2 + 12) * ids.len();
+    let control = 1 + varint::len(entry as u64) + entry;
+    let rpc = 1 + varint::len(control as u64) + control;
+    Datagram::zeroed(varint::len(rpc as u64) + rpc, |buf| {
+        let mut w = Writer(buf);
+        w.varint(rpc as u64);
+        w.put(&[key(3, LEN)]);
+        w.varint(control as u64);
+        w.put(&[key(tag, LEN)]);
+        w.varint(entry as u64);
+        if let Some(topic) = topic {
+            w.put(&[key(1, LEN), topic.len() as u8]);
+            w.put(topic);
+        }
+        for id in ids {
+            w.put(&[key(id_tag, LEN), 12]);
+            w.put(&id.to_bytes());
+        }
+        debug_assert!(w.0.is_empty(), "the length was computed exactly");
+    })
 }
 
 /// Writes into a buffer of exactly the right length, front to back.
@@ -1341,6 +1396,29 @@ mod tests {
             }
             .encode_length_delimited_to_vec();
             prop_assert_eq!(m.emit(), by_prost);
+        }
+
+        #[test]
+        fn the_hand_written_control_emits_match_prost(
+            topic in any_topic(),
+            ids in proptest::collection::vec(any_id(), 1..12),
+        ) {
+            let ihave = RpcRepr {
+                control: ControlRepr {
+                    ihave: vec![IHave { topic, ids: ids.clone() }],
+                    ..ControlRepr::default()
+                },
+                ..RpcRepr::default()
+            };
+            prop_assert_eq!(IHave::emit_alone(topic, &ids), ihave.emit());
+            let iwant = RpcRepr {
+                control: ControlRepr {
+                    iwant: ids.clone(),
+                    ..ControlRepr::default()
+                },
+                ..RpcRepr::default()
+            };
+            prop_assert_eq!(emit_iwant(&ids), iwant.emit());
         }
 
         #[test]
