@@ -380,10 +380,12 @@ where
         }
     }
 
-    /// Runs the nodes in windows of the network's lookahead, on `lanes`
-    /// threads (see [`windows`]). The results are
-    /// the same for any number of lanes, one included; they can differ from
-    /// a sequential run in the order of events due at the same nanosecond.
+    /// Runs the nodes in windows of the network's lookahead, in `lanes`
+    /// lanes of nodes (see [`windows`]): with more than one, each lane on a
+    /// thread of the run's own, while the calling thread merges their logs.
+    /// The results are the same for any number of lanes, one included; they
+    /// can differ from a sequential run in the order of events due at the
+    /// same nanosecond.
     /// Returns false, and changes nothing, where the run cannot: the
     /// network has no lookahead, or energy is modelled (a battery can take
     /// a node down in the middle of its work). Call before the run starts
