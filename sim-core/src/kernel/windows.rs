@@ -157,12 +157,23 @@ impl<E> Lane<E> {
         }
     }
 
-    /// Files `inbox`'s events into the queue.
-    pub(super) fn file(&mut self, inbox: &mut Inbox) {
-        for (at, seq, event) in inbox.items.drain(..) {
+    /// Takes `inbox`'s events, to file when it next runs.
+    fn take(&mut self, inbox: &mut Inbox) {
+        std::mem::swap(&mut self.incoming, &mut inbox.items);
+        inbox.first = None;
+    }
+
+    /// Files the events taken from the inbox into the queue.
+    fn file_incoming(&mut self) {
+        for (at, seq, event) in self.incoming.drain(..) {
             self.queue.push_at(at, seq, event);
         }
-        inbox.first = None;
+    }
+
+    /// Files `inbox`'s events into the queue now.
+    pub(super) fn file(&mut self, inbox: &mut Inbox) {
+        self.take(inbox);
+        self.file_incoming();
     }
 
     /// Runs the lane's events due at or before `stop`.
@@ -170,9 +181,7 @@ impl<E> Lane<E> {
     where
         P: Protocol<Event = E>,
     {
-        for (at, seq, event) in self.incoming.drain(..) {
-            self.queue.push_at(at, seq, event);
-        }
+        self.file_incoming();
         while let Some((at, seq)) = self.queue.peek_key() {
             if at > stop {
                 break;
@@ -327,8 +336,7 @@ where
     fn run_window(&mut self, from: Instant, stop: Instant) {
         let pending = self.unmerged.take();
         for (lane, inbox) in self.lanes.iter_mut().zip(&mut self.inboxes) {
-            std::mem::swap(&mut lane.incoming, &mut inbox.items);
-            inbox.first = None;
+            lane.take(inbox);
         }
         // The lanes' side of the kernel leaves it for the window; the merge
         // uses the rest (the network, the metrics, the trace, the inboxes).
