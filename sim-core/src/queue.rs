@@ -190,6 +190,7 @@ impl<T> EventQueue<T> {
         self.front.get(n).map(|e| &e.item)
     }
     /// The key (time, sequence) of the next item, without removing it.
+    #[inline]
     pub fn peek_key(&mut self) -> Option<(Instant, u64)> {
         if let Some(Early(e)) = self.early.peek() {
             return Some((Instant::from_nanos(e.time), e.seq));
@@ -202,6 +203,7 @@ impl<T> EventQueue<T> {
             .map(|e| (Instant::from_nanos(e.time), e.seq))
     }
     /// Removes and returns the next item with its time.
+    #[inline]
     pub fn pop(&mut self) -> Option<(Instant, T)> {
         let e = if let Some(Early(e)) = self.early.pop() {
             e
