@@ -51,23 +51,41 @@ pub(crate) struct LatencyCdf {
 
 impl LatencyCdf {
     pub(crate) fn from_run(run: &RunData, colours: &GroupColours) -> Self {
-        let group_of: BTreeMap<u32, &str> = run
-            .nodes
-            .iter()
-            .map(|n| (n.node, n.group.as_str()))
-            .collect();
-        let mut by_group: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        // Millions of deliveries: each finds its group by the destination's
+        // index into a table, not by a search of node ids and group names.
+        let mut names: Vec<&str> = run.nodes.iter().map(|n| n.group.as_str()).collect();
+        names.push(super::UNKNOWN_GROUP);
+        names.sort_unstable();
+        names.dedup();
+        let unknown = names.binary_search(&super::UNKNOWN_GROUP).expect("pushed");
+        let mut group_of = vec![
+            unknown;
+            run.nodes
+                .iter()
+                .map(|n| n.node as usize + 1)
+                .max()
+                .unwrap_or(0)
+        ];
+        for n in &run.nodes {
+            group_of[n.node as usize] = names.binary_search(&n.group.as_str()).expect("listed");
+        }
+        let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
         let mut all = Vec::with_capacity(run.deliveries.len());
         for d in &run.deliveries {
             if d.latency_ms.is_finite() && d.latency_ms >= 0.0 {
                 let group = group_of
-                    .get(&d.destination)
+                    .get(d.destination as usize)
                     .copied()
-                    .unwrap_or(super::UNKNOWN_GROUP);
-                by_group.entry(group).or_default().push(d.latency_ms);
+                    .unwrap_or(unknown);
+                latencies[group].push(d.latency_ms);
                 all.push(d.latency_ms);
             }
         }
+        let by_group: BTreeMap<&str, Vec<f64>> = names
+            .into_iter()
+            .zip(latencies)
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
         let max = all.iter().copied().fold(0.0, f64::max);
         let min_pos = all
             .iter()
