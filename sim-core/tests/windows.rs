@@ -223,3 +223,70 @@ fn no_windows_without_a_lookahead() {
     );
     assert!(!sim.run_in_windows(2));
 }
+
+/// Answers every datagram with one of its own, `hops` times in all.
+struct Echo {
+    out: VecDeque<Output<Quiet>>,
+}
+
+impl Protocol for Echo {
+    type Command = (NodeId, u8);
+    type Event = Quiet;
+    fn handle_datagram(&mut self, _: Instant, from: NodeId, bytes: &[u8]) {
+        if bytes[0] > 0 {
+            self.out.push_back(Output::Transmit {
+                to: from,
+                bytes: vec![bytes[0] - 1].into(),
+            });
+        }
+    }
+    fn handle_command(&mut self, _: Instant, (to, hops): (NodeId, u8)) {
+        self.out.push_back(Output::Transmit {
+            to,
+            bytes: vec![hops].into(),
+        });
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_output(&mut self) -> Option<Output<Quiet>> {
+        self.out.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// A window's sends are still to be merged when the lanes run dry: the run
+/// merges them and goes on to the end, rather than stopping with replies
+/// due before it unsent.
+#[test]
+fn a_run_in_windows_goes_on_after_the_lanes_run_dry() {
+    for lanes in 1..=3 {
+        let streams = RngStreams::new(7);
+        let config = InternetConfig {
+            regions: vec!["a".into()],
+            latency: vec![vec![Duration::from_millis(5)]],
+            jitter: None,
+            loss: Default::default(),
+            mtu: None,
+            in_order: false,
+        };
+        let network = InternetNetwork::new(
+            config,
+            vec![AccessClass::default()],
+            vec![0; 4],
+            vec![0; 4],
+            streams.stream(Domain::Network, 0, 0),
+        );
+        let mut sim = Simulation::new(
+            streams,
+            network,
+            Box::new(|_, _| Echo {
+                out: VecDeque::new(),
+            }),
+        );
+        assert!(sim.run_in_windows(lanes));
+        sim.schedule_command(Instant::ZERO, NodeId(0), (NodeId(3), 6));
+        sim.run_until(Instant::ZERO + Duration::from_secs(1));
+        assert_eq!(sim.metrics().packets_delivered, 7, "{lanes} lanes");
+    }
+}

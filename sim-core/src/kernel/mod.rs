@@ -39,6 +39,7 @@
 //! node's wake-up. A wake-up that finds nothing due is harmless: the protocol
 //! does nothing.
 
+mod handoff;
 pub mod windows;
 
 use std::collections::btree_map::Entry;
@@ -57,7 +58,7 @@ use crate::source::{Action, Script, Source};
 use crate::time::Duration;
 use crate::time::Instant;
 use crate::trace::{TraceHash, TraceKind, TraceRecord};
-use windows::{Inbox, Lane, Pending, What};
+use windows::{Inbox, Lane, Log, Pending, What};
 
 /// Builds a node's protocol from its id and its RNG stream: called once per
 /// node at the start, and again when a node restarts after losing its state.
@@ -177,15 +178,16 @@ pub struct Simulation<P: Protocol, N: Network> {
     /// not a node's (sources, battery checks).
     queue: EventQueue<Event>,
     /// When the run is in windows: the nodes' datagrams and wake-ups, one
-    /// queue per lane of `lane_width` consecutive nodes (see [`windows`]).
-    lanes: Vec<Lane<P::Event>>,
-    lane_width: usize,
+    /// queue per lane of consecutive nodes (see [`windows`]), lane `k`'s
+    /// nodes starting at `lane_starts[k]`.
+    lanes: Vec<Lane>,
+    lane_starts: Vec<usize>,
     /// Node events queued for each lane while it cannot take them.
     inboxes: Vec<Inbox>,
     /// The window the lanes last ran, until the merge has replayed it.
     unmerged: Option<Pending<P::Event>>,
-    /// The lanes' threads, when there is more than one lane.
-    pool: Option<rayon::ThreadPool>,
+    /// The logs the last merge emptied, for the next window.
+    spare_logs: Vec<Log<P::Event>>,
     /// The window width, when the run is in windows.
     window: Option<Duration>,
     /// The next event's sequence number, shared by every queue.
@@ -248,10 +250,10 @@ where
             now: Instant::ZERO,
             queue,
             lanes: Vec::new(),
-            lane_width: n.max(1),
+            lane_starts: vec![0],
             inboxes: Vec::new(),
             unmerged: None,
-            pool: None,
+            spare_logs: Vec::new(),
             window: None,
             next_seq: 0,
             wake_at: vec![Instant::MAX; n],
@@ -381,8 +383,9 @@ where
     }
 
     /// Runs the nodes in windows of the network's lookahead, in `lanes`
-    /// lanes of nodes (see [`windows`]): with more than one, each lane on a
-    /// thread of the run's own, while the calling thread merges their logs.
+    /// lanes of nodes (see [`windows`]): the calling thread runs the first
+    /// and merges the lanes' logs, and each other lane has a thread of its
+    /// own.
     /// The results are the same for any number of lanes, one included; they
     /// can differ from a sequential run in the order of events due at the
     /// same nanosecond.
@@ -402,10 +405,10 @@ where
         if self.energy.is_some() {
             return false;
         }
-        let n = self.nodes.len().max(1);
-        self.lane_width = n.div_ceil(lanes.clamp(1, n));
-        let lookahead = queue_lookahead(self.nodes.len());
-        self.lanes = (0..n.div_ceil(self.lane_width))
+        let n = self.nodes.len();
+        self.lane_starts = windows::lane_starts(n, lanes);
+        let lookahead = queue_lookahead(n);
+        self.lanes = (0..self.lane_starts.len())
             .map(|_| {
                 let mut queue = EventQueue::new();
                 queue.set_lookahead(lookahead);
@@ -413,12 +416,6 @@ where
             })
             .collect();
         self.inboxes = self.lanes.iter().map(|_| Inbox::default()).collect();
-        self.pool = (self.lanes.len() > 1).then(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(self.lanes.len())
-                .build()
-                .expect("the lanes' threads start")
-        });
         self.window = Some(width);
         true
     }
@@ -916,7 +913,8 @@ where
         self.next_seq += 1;
         match event.node() {
             Some(i) if self.window.is_some() => {
-                self.inboxes[i / self.lane_width].push(at, seq, event)
+                let lane = self.lane_starts.partition_point(|&s| s <= i) - 1;
+                self.inboxes[lane].push(at, seq, event);
             }
             _ => self.queue.push_at(at, seq, event),
         }
