@@ -102,15 +102,22 @@ impl Event {
 }
 
 /// Prefetches what the events a few places behind `queue`'s next one will
-/// read, in stages (see [`Protocol::prefetch`]): their node's slot and their
-/// datagram's first and last bytes, furthest ahead; then the protocol's own
-/// rounds, nearer. `nodes` are the queue's nodes, the first being node
+/// read, in stages (see [`Protocol::prefetch`]): their node's slot, its
+/// wake-up time (which every drain compares) and their datagram's first and
+/// last bytes, furthest ahead; then the protocol's own rounds, nearer.
+/// `nodes` and `wake_at` are the queue's nodes', the first being node
 /// `first`. At 10⁵ nodes nearly every event's node is out of cache, and this
 /// lets the misses of several events overlap. It changes no state.
-fn prefetch_ahead<P: Protocol>(queue: &EventQueue<Event>, nodes: &[Option<P>], first: usize) {
+fn prefetch_ahead<P: Protocol>(
+    queue: &EventQueue<Event>,
+    nodes: &[Option<P>],
+    wake_at: &[Instant],
+    first: usize,
+) {
     if let Some(event) = queue.peek_behind(PREFETCH_SLOT) {
         if let Some(i) = event.node() {
             crate::prefetch(&nodes[i - first]);
+            crate::prefetch(&wake_at[i - first]);
         }
         if let Event::Packet { bytes, .. } = event {
             crate::prefetch(&bytes[..bytes.len().min(64)]);
@@ -545,7 +552,7 @@ where
         self.now = at;
         self.steps += 1;
         if self.nodes.len() >= PREFETCH_MIN_NODES && self.lanes.is_empty() {
-            prefetch_ahead(&self.queue, &self.nodes, 0);
+            prefetch_ahead(&self.queue, &self.nodes, &self.wake_at, 0);
             if let Some(i) = self.queue.peek_behind(PREFETCH_SLOT).and_then(Event::node) {
                 crate::prefetch(&self.metrics.nodes[i]);
             }

@@ -276,7 +276,7 @@ impl Lane {
             }
             let (_, event) = self.queue.pop().expect("peeked");
             if prefetch {
-                super::prefetch_ahead(&self.queue, nodes.nodes, nodes.first);
+                super::prefetch_ahead(&self.queue, nodes.nodes, nodes.wake_at, nodes.first);
             }
             let (node, what) = match event {
                 Event::Wake(node) => {
