@@ -866,4 +866,34 @@ mod tests {
         std::fs::remove_file(dir.path().join(files::NODES)).unwrap();
         assert!(RunData::load(dir.path()).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any deliveries and node totals come back exactly as written,
+        /// floats included: `p2psim run` draws its charts from the values
+        /// it writes, `p2psim report` from the values it reads.
+        #[test]
+        fn any_rows_round_trip_exactly(
+            rows in proptest::collection::vec(
+                (proptest::prelude::any::<(u64, u32, u32, u64, u64, u32)>(),
+                 proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO),
+                0..20,
+            ),
+            energy in proptest::option::of(proptest::num::f64::POSITIVE | proptest::num::f64::ZERO),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut run = sample_run();
+            run.deliveries = rows
+                .iter()
+                .map(|&((message, source, destination, sent_ns, delivered_ns, hops), latency_ms)| {
+                    DeliveryRow { message, source, destination, sent_ns, delivered_ns, latency_ms, hops }
+                })
+                .collect();
+            run.nodes[0].energy_j = energy;
+            run.nodes[0].battery = energy.map(|e| e / (1.0 + e));
+            run.write_tables(dir.path()).unwrap();
+            proptest::prop_assert_eq!(RunData::load(dir.path()).unwrap(), run);
+        }
+    }
 }

@@ -13,7 +13,8 @@
 //! - [`html`]: `report.html`, one self-contained page (inline CSS and SVG, no
 //!   script, nothing fetched) with the summary, charts, faults, node groups and
 //!   the scenario file, every `summary.json` figure exact in a `data-value`;
-//! - [`mod@publish`]: from a run's folder of tables to its charts and report.html;
+//! - [`mod@publish`]: a run's tables, charts and report.html, written
+//!   together after a run or redrawn from its folder;
 //! - [`sweep_report`]: a sweep's `report.html`: its charts, the means per
 //!   point, its parameters and seeds.
 
@@ -31,5 +32,5 @@ pub use charts::{
     mean_ci95, render_run_charts, render_sweep_chart, Chart, ChartError, SweepChart, SweepSeries,
 };
 pub use data::RunData;
-pub use publish::{publish, PublishError};
+pub use publish::{publish, write_and_publish, PublishError};
 pub use summary::RunSummary;

@@ -234,9 +234,8 @@ fn run_command(
         .or_else(|| scenario.output.dir.as_ref().map(PathBuf::from))
         .unwrap_or_else(|| Path::new("out").join(&scenario.name));
     let data = run_data(&outcome, &scenario, &text);
-    data.write_tables(&dir)
-        .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
-    reports::publish(&dir, env!("CARGO_PKG_VERSION")).map_err(|e| Failure::Other(e.to_string()))?;
+    reports::write_and_publish(&dir, &data, env!("CARGO_PKG_VERSION"))
+        .map_err(|e| Failure::Other(e.to_string()))?;
     if !quiet {
         print!("{}", render(&outcome, &data.summary, &dir));
     }
