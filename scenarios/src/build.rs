@@ -649,15 +649,15 @@ fn node_builder(
         };
         let seq = rng.next_u32();
         let stack = match protocol {
-            ProtocolSpec::Ping(c) => Stack::Ping(Ping::new(id, *c).with_initial_seq(seq)),
+            ProtocolSpec::Ping(c) => Stack::Ping(Box::new(Ping::new(id, *c).with_initial_seq(seq))),
             ProtocolSpec::Flood(c) => {
                 let config = FloodConfig {
                     expected_recipients: flood_nodes - 1,
                     ..*c
                 };
-                Stack::Flood(
+                Stack::Flood(Box::new(
                     Flood::new(id, neighbours[id.index()].clone(), config).with_initial_seq(seq),
-                )
+                ))
             }
             ProtocolSpec::Gossip(g) => {
                 let config = GossipConfig {

@@ -317,9 +317,12 @@ macro_rules! stack {
     };
 }
 
+// Every variant is boxed, so that a node's slot in the kernel's table is a
+// tag and a pointer: 16 bytes rather than 160 (an inline `Flood`). At 10⁵
+// nodes that table then fits in a core's L2 cache and its pages in the TLB.
 stack! {
-    Ping(Ping, PingCommand, PingEvent),
-    Flood(Flood, FloodCommand, FloodEvent),
+    Ping(Box<Ping>, PingCommand, PingEvent),
+    Flood(Box<Flood>, FloodCommand, FloodEvent),
     Gossip(Box<StartUp<Gossip>>, GossipCommand, GossipEvent),
     Dht(Box<Dht>, DhtCommand, DhtEvent),
     Libp2p(Box<Libp2pNode>, Libp2pCommand, Libp2pEvent),
