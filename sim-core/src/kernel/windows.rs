@@ -35,12 +35,12 @@
 //! # Threads
 //!
 //! The calling thread runs lane 0 and then the merge; every other lane has a
-//! thread of its own for a *stretch* of windows (until a source's event, a
-//! battery check or the end of [`Simulation::run_until`]), which takes each
-//! window's orders and hands back its log through a [`Handoff`]. There are
+//! thread of its own for a *stretch* of windows (until a source's event or
+//! the end of [`Simulation::run_until`]), which takes each
+//! window's orders and hands back its log through a `Handoff`. There are
 //! as many threads as lanes, so none waits for a core. Lane 0 is cut
 //! smaller than the others by about the merge's share of the work
-//! ([`MERGE_SHARE`]), so that the calling thread finishes its lane and the
+//! (`MERGE_SHARE`), so that the calling thread finishes its lane and the
 //! merge about when the others finish theirs.
 //!
 //! Events from sources (workload commands, faults) and battery checks are
