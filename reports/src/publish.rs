@@ -104,32 +104,30 @@ mod tests {
     use super::*;
     use crate::data::sample_run;
 
+    /// The bytes of every chart and the report in `dir`, in name order.
+    fn drawings(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "svg" || x == "png" || x == "html")
+            })
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    }
+
     /// What `p2psim run` draws from memory, `p2psim report` draws again,
     /// byte for byte, from the files.
     #[test]
     fn the_folder_redraws_the_same_report_and_charts() {
         let dir = tempfile::tempdir().unwrap();
-        let run = sample_run();
-        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
-        let report = write_and_publish(dir.path(), &run, "test").unwrap();
-        let drawn: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|name| {
-                name.ends_with(".svg") || name.ends_with(".png") || name.ends_with(".html")
-            })
-            .map(|name| read(&name))
-            .collect();
+        let report = write_and_publish(dir.path(), &sample_run(), "test").unwrap();
+        let drawn = drawings(dir.path());
         assert!(drawn.len() >= 11, "{} charts and report", drawn.len());
         assert_eq!(publish(dir.path(), "test").unwrap(), report);
-        let redrawn: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|name| {
-                name.ends_with(".svg") || name.ends_with(".png") || name.ends_with(".html")
-            })
-            .map(|name| read(&name))
-            .collect();
-        assert_eq!(drawn, redrawn);
+        assert_eq!(drawings(dir.path()), drawn);
     }
 }

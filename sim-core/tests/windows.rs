@@ -185,11 +185,8 @@ proptest! {
     }
 }
 
-/// The network refuses windows where receiving reads state (a downlink
-/// queue), and the kernel then runs sequentially.
-#[test]
-fn no_windows_without_a_lookahead() {
-    let streams = RngStreams::new(1);
+/// Four nodes in one region 5 ms apart, on `access`.
+fn one_region(streams: &RngStreams, access: AccessClass) -> InternetNetwork {
     let config = InternetConfig {
         regions: vec!["a".into()],
         latency: vec![vec![Duration::from_millis(5)]],
@@ -198,18 +195,26 @@ fn no_windows_without_a_lookahead() {
         mtu: None,
         in_order: false,
     };
-    let access = AccessClass {
-        up: None,
-        down: Some(Bandwidth::from_bps(1_000_000).unwrap()),
-        queue: None,
-    };
-    let network = InternetNetwork::new(
+    InternetNetwork::new(
         config,
         vec![access],
         vec![0; 4],
         vec![0; 4],
         streams.stream(Domain::Network, 0, 0),
-    );
+    )
+}
+
+/// The network refuses windows where receiving reads state (a downlink
+/// queue), and the kernel then runs sequentially.
+#[test]
+fn no_windows_without_a_lookahead() {
+    let streams = RngStreams::new(1);
+    let access = AccessClass {
+        up: None,
+        down: Some(Bandwidth::from_bps(1_000_000).unwrap()),
+        queue: None,
+    };
+    let network = one_region(&streams, access);
     let mut sim = Simulation::new(
         streams,
         network,
@@ -262,21 +267,7 @@ impl Protocol for Echo {
 fn a_run_in_windows_goes_on_after_the_lanes_run_dry() {
     for lanes in 1..=3 {
         let streams = RngStreams::new(7);
-        let config = InternetConfig {
-            regions: vec!["a".into()],
-            latency: vec![vec![Duration::from_millis(5)]],
-            jitter: None,
-            loss: Default::default(),
-            mtu: None,
-            in_order: false,
-        };
-        let network = InternetNetwork::new(
-            config,
-            vec![AccessClass::default()],
-            vec![0; 4],
-            vec![0; 4],
-            streams.stream(Domain::Network, 0, 0),
-        );
+        let network = one_region(&streams, AccessClass::default());
         let mut sim = Simulation::new(
             streams,
             network,
