@@ -56,8 +56,8 @@ pub fn publish(dir: &Path, version: &str) -> Result<PathBuf, PublishError> {
 /// report's path. This is `p2psim run`'s output.
 ///
 /// The charts are drawn from `run` itself rather than from the files read
-/// back (a tenth of a 100,000-node run's wall time went on parsing its
-/// 390 MB `deliveries.csv` again). They are the same: the tables hold
+/// back (parsing gossip-100k's 390 MB `deliveries.csv` again took about
+/// 2.5 s). They are the same: the tables hold
 /// every value exactly (tests: `data`'s round trips, and this module's
 /// check that [`publish`] on the folder redraws the same bytes), so a
 /// report still shows exactly what its folder's files hold.
