@@ -20,8 +20,9 @@ use super::{Interface, InternetNetwork, LinkChange, Network, NetworkError, Radio
 /// Reads from a datagram's bytes the interface it is sent on.
 pub type Classifier = fn(&[u8]) -> Interface;
 
-/// The internet model and the radio model over the same nodes. See the
-/// [module docs](self).
+/// The internet model and the radio model over the same nodes. Which one a
+/// datagram takes, and why a [`Classifier`] reads it from the bytes:
+/// `sim-core/src/network/hybrid.rs`.
 #[derive(Debug)]
 pub struct HybridNetwork {
     ip: InternetNetwork,
