@@ -71,6 +71,7 @@ use std::thread::Thread;
 
 use super::handoff::Handoff;
 use super::{Event, Simulation, NO_WAKEUP};
+use crate::datagram::Spares;
 use crate::network::Network;
 use crate::protocol::{NodeId, Observe, Output, Protocol};
 use crate::queue::EventQueue;
@@ -100,6 +101,9 @@ pub(super) struct Lane {
     /// How many low bits of a wake-up's number are the counter's; the node
     /// id sits above them.
     counter_bits: u32,
+    /// The spare datagram buffers of the thread that ran the lane last,
+    /// kept from one stretch to the next.
+    spares: Spares,
 }
 
 /// What a lane did in one window, in order: its events, and the protocols'
@@ -237,6 +241,7 @@ impl Lane {
             incoming: Vec::new(),
             counter: 0,
             counter_bits: 63 - node_bits,
+            spares: Spares::default(),
         }
     }
 
@@ -381,6 +386,7 @@ impl Lane {
             }
         }
         let _obituary = Obituary(&line.reports, caller);
+        self.spares.swap_with_thread();
         while let Order::Run {
             stop,
             mut incoming,
@@ -399,6 +405,7 @@ impl Lane {
                 caller,
             );
         }
+        self.spares.swap_with_thread();
     }
 }
 
