@@ -223,7 +223,12 @@ impl TopicId {
     /// Reads a topic string: decimal digits without sign or leading zeros,
     /// at most `u32::MAX`.
     pub fn from_wire(s: &str) -> Result<Self, Error> {
-        let b = s.as_bytes();
+        Self::from_wire_bytes(s.as_bytes())
+    }
+
+    /// [`from_wire`](Self::from_wire) of the field's bytes: its digits are
+    /// ASCII, so the fast paths need not check UTF-8 first.
+    fn from_wire_bytes(b: &[u8]) -> Result<Self, Error> {
         let canonical = !b.is_empty()
             && b.len() <= 10
             && b.iter().all(u8::is_ascii_digit)
@@ -231,7 +236,9 @@ impl TopicId {
         if !canonical {
             return Err(Error::Topic);
         }
-        s.parse().map(TopicId).map_err(|_| Error::Topic)
+        // Ten digits at most: no overflow in 64 bits.
+        let n = b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        u32::try_from(n).map(TopicId).map_err(|_| Error::Topic)
     }
 
     fn parse_field(s: &Option<String>) -> Result<Self, Error> {
@@ -604,7 +611,28 @@ mod varint {
 
     /// Reads one from the front of `buf`: at most 10 bytes, the tenth at
     /// most 1, as prost reads them.
+    ///
+    /// Inlined for one and two bytes (every key and length of the relay's
+    /// fast paths, which read a dozen varints per datagram).
+    #[inline(always)]
     pub(super) fn get(buf: &mut &[u8]) -> Option<u64> {
+        match buf.split_first() {
+            Some((&b, rest)) if b < 0x80 => {
+                *buf = rest;
+                Some(u64::from(b))
+            }
+            _ => get_long(buf),
+        }
+    }
+
+    fn get_long(buf: &mut &[u8]) -> Option<u64> {
+        // Two bytes: the lengths of kilobyte payloads, `hops`'s key.
+        if let [low, high, ref rest @ ..] = **buf {
+            if high < 0x80 {
+                *buf = rest;
+                return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
+            }
+        }
         let mut v = 0;
         for i in 0..10 {
             let (&b, rest) = buf.split_first()?;
@@ -665,20 +693,36 @@ fn take_len<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 /// subscriptions, signatures, unknown or repeated fields, invalid or
 /// malformed messages) gives `None`, and the caller falls back to
 /// [`RpcRepr::parse`]. Never panics, whatever the bytes.
+///
+/// The checking reads the first message once and for all (a relay's RPC
+/// holds one); iteration reads any others again.
 #[derive(Clone, Debug)]
 pub struct MessagesOnly<'a> {
+    /// The first message, not yielded yet.
+    first: Option<MessageRepr>,
+    /// The messages after it.
     rest: &'a [u8],
 }
 
 impl<'a> MessagesOnly<'a> {
     /// Checks every message of the RPC in `bytes`.
     pub fn new(bytes: &'a [u8]) -> Option<Self> {
-        let body = unframe(bytes)?;
-        let mut check = MessagesOnly { rest: body };
+        let mut check = MessagesOnly {
+            first: None,
+            rest: unframe(bytes)?,
+        };
+        if check.rest.is_empty() {
+            return Some(check);
+        }
+        let first = check.next_message()?;
+        let rest = check.rest;
         while !check.rest.is_empty() {
             check.next_message()?;
         }
-        Some(MessagesOnly { rest: body })
+        Some(MessagesOnly {
+            first: Some(first),
+            rest,
+        })
     }
 
     fn next_message(&mut self) -> Option<MessageRepr> {
@@ -709,7 +753,7 @@ impl<'a> MessagesOnly<'a> {
         }
         let from = peer_id_from_bytes(from?).ok()?;
         let seqno = u64::from_be_bytes(<[u8; 8]>::try_from(seqno?).ok()?);
-        let topic = TopicId::from_wire(std::str::from_utf8(topic?).ok()?).ok()?;
+        let topic = TopicId::from_wire_bytes(topic?).ok()?;
         Some(MessageRepr {
             id: MessageId::new(from, u32::try_from(seqno).ok()?),
             topic,
@@ -723,6 +767,9 @@ impl Iterator for MessagesOnly<'_> {
     type Item = MessageRepr;
 
     fn next(&mut self) -> Option<MessageRepr> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
         if self.rest.is_empty() {
             return None;
         }
@@ -747,8 +794,14 @@ impl Iterator for MessagesOnly<'_> {
 /// `RpcRepr::parse(bytes)?.control.ihave` entries (as topic and ids), and
 /// the parsed RPC has nothing else; anything else gives `None`. Never
 /// panics, whatever the bytes.
+///
+/// The checking reads the first IHAVE's topic once and for all (a
+/// heartbeat's RPC holds one per topic); iteration reads any others again.
 #[derive(Clone, Debug)]
 pub struct IHavesOnly<'a> {
+    /// The first IHAVE, not yielded yet.
+    first: Option<(TopicId, IHaveIds<'a>)>,
+    /// The IHAVEs after it.
     rest: &'a [u8],
 }
 
@@ -769,11 +822,22 @@ impl<'a> IHavesOnly<'a> {
         if !body.is_empty() {
             return None;
         }
-        let mut check = IHavesOnly { rest: control };
+        let mut check = IHavesOnly {
+            first: None,
+            rest: control,
+        };
+        if check.rest.is_empty() {
+            return Some(check);
+        }
+        let first = check.next_ihave()?;
+        let rest = check.rest;
         while !check.rest.is_empty() {
             check.next_ihave()?;
         }
-        Some(IHavesOnly { rest: control })
+        Some(IHavesOnly {
+            first: Some(first),
+            rest,
+        })
     }
 
     /// Reads and checks the next IHAVE.
@@ -797,7 +861,7 @@ impl<'a> IHavesOnly<'a> {
                 return None;
             }
         }
-        let topic = TopicId::from_wire(std::str::from_utf8(topic?).ok()?).ok()?;
+        let topic = TopicId::from_wire_bytes(topic?).ok()?;
         Some((topic, IHaveIds { rest: entry }))
     }
 }
@@ -806,6 +870,9 @@ impl<'a> Iterator for IHavesOnly<'a> {
     type Item = (TopicId, IHaveIds<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
         if self.rest.is_empty() {
             return None;
         }
@@ -1368,6 +1435,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn varints_round_trip(v in any::<u64>(), tail in proptest::collection::vec(any::<u8>(), 0..3)) {
+            let (bytes, n) = varint::encode(v);
+            let mut buf = bytes[..n].to_vec();
+            buf.extend(&tail);
+            let mut read = &buf[..];
+            prop_assert_eq!(varint::get(&mut read), Some(v));
+            prop_assert_eq!(read, &tail[..]);
+        }
+
+        #[test]
+        fn topics_round_trip(t in any::<u32>()) {
+            prop_assert_eq!(TopicId::from_wire(&TopicId(t).to_wire()), Ok(TopicId(t)));
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
             let _ = RpcRepr::parse(&bytes);
