@@ -57,10 +57,8 @@ impl Datagram {
 
 impl Drop for Datagram {
     fn drop(&mut self) {
-        if let Some(mut bytes) = self.0.take() {
-            if Arc::get_mut(&mut bytes).is_some() {
-                spare::keep(bytes);
-            }
+        if let Some(bytes) = self.0.take() {
+            spare::keep(bytes);
         }
     }
 }

@@ -74,11 +74,11 @@ pub(super) fn take(len: usize) -> Option<Arc<[u8]>> {
         .flatten()
 }
 
-/// Keeps `buffer` (unshared) for this thread's next [`take`] of its length,
-/// or frees it.
-pub(super) fn keep(buffer: Arc<[u8]>) {
+/// Keeps `buffer`, if it is the last copy, for this thread's next [`take`]
+/// of its length, or lets it go.
+pub(super) fn keep(mut buffer: Arc<[u8]>) {
     let len = buffer.len();
-    if len < MIN_LEN {
+    if len < MIN_LEN || Arc::get_mut(&mut buffer).is_none() {
         return;
     }
     // Once the thread's spares are gone, the buffer is simply freed.
