@@ -69,6 +69,7 @@ use sim_core::dist::uniform_below;
 use sim_core::{
     Datagram, DropCause, Duration, Instant, NodeId, Observation, Observe, Output, Protocol, SimRng,
 };
+use smallvec::SmallVec;
 
 pub use crate::seen::SeenCache;
 pub use backoff::BackoffTable;
@@ -397,7 +398,9 @@ pub struct Gossip {
     next_heartbeat: Instant,
     outputs: VecDeque<Output<GossipEvent>>,
     peers: PeerTable,
-    mesh: Vec<TopicMesh>,
+    /// By topic; the first inline (nodes mostly join one topic), so that
+    /// its peer list is one pointer away.
+    mesh: SmallVec<[TopicMesh; 1]>,
     promises: Vec<Promise>,
     mcache: MessageCache,
     seen: SeenCache<SEEN_RECENT>,
@@ -442,7 +445,7 @@ impl Gossip {
             next_heartbeat: Instant::from_nanos(phase),
             ticks: 0,
             peers: PeerTable::default(),
-            mesh: Vec::new(),
+            mesh: SmallVec::new(),
             fanout: Vec::new(),
             backoff: BackoffTable::new(),
             seen: SeenCache::new(config.seen_ttl),
@@ -1237,29 +1240,24 @@ impl Protocol for Gossip {
         Some(self.next_heartbeat)
     }
 
-    /// Round 0: the peer ids and IHAVE counters (every datagram looks its
-    /// sender up), the start of the outputs' buffer (where the input's
-    /// outputs go, the queue being drained), the meshes and the message
-    /// cache's windows; round 1: the first mesh's peers and the current
-    /// window (a first copy is cached and forwarded to the mesh).
+    /// In round 0 (the only one): the peer ids and IHAVE counters (every
+    /// datagram looks its sender up), the start of the outputs' buffer
+    /// (where the input's outputs go, the queue being drained), the first
+    /// mesh's peers and the end of the current message-cache window (a
+    /// first copy is cached and forwarded to the mesh). The mesh and the
+    /// windows are inline, so this reads nothing outside the node's state.
     fn prefetch(&self, round: u32) {
-        match round {
-            0 => {
-                sim_core::prefetch(self.peers.ids());
-                self.peers.prefetch_counters();
-                // An empty deque's first slice starts at its buffer.
-                let outputs = self.outputs.as_slices().0.as_ptr();
-                sim_core::prefetch_bytes(outputs.cast(), 128);
-                sim_core::prefetch(&self.mesh[..]);
-                self.mcache.prefetch(false);
-            }
-            1 => {
-                if let Some(mesh) = self.mesh.first() {
-                    sim_core::prefetch(&mesh.peers[..]);
-                }
-                self.mcache.prefetch(true);
-            }
-            _ => {}
+        if round != 0 {
+            return;
         }
+        sim_core::prefetch(self.peers.ids());
+        self.peers.prefetch_counters();
+        // An empty deque's first slice starts at its buffer.
+        let outputs = self.outputs.as_slices().0.as_ptr();
+        sim_core::prefetch_bytes(outputs.cast(), 128);
+        if let Some(mesh) = self.mesh.first() {
+            sim_core::prefetch(&mesh.peers[..]);
+        }
+        self.mcache.prefetch();
     }
 }
