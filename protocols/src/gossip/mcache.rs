@@ -37,8 +37,8 @@ pub struct CachedMessage {
 /// the messages of a few heartbeats, and IWANT is rare next to forwarding.
 ///
 /// The windows' headers are kept inline, newest first, up to five of them
-/// (the spec's default `mcache_len`): a node's first input after another node's
-/// then finds where the current window ends in the node's own state, not
+/// (the spec's default `mcache_len`), so that the prefetch before an input
+/// finds where the current window ends in the node's own state rather than
 /// behind one more pointer (a cache miss per event at 10⁵ nodes).
 #[derive(Clone, Debug)]
 pub struct MessageCache {
