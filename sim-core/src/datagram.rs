@@ -41,16 +41,8 @@ impl Datagram {
             fill(&mut []);
             return Datagram(None);
         }
-        let mut bytes = match spare::take(len) {
-            Some(mut spare) => {
-                Arc::get_mut(&mut spare)
-                    .expect("a spare is not shared")
-                    .fill(0);
-                spare
-            }
-            None => std::iter::repeat_n(0, len).collect(),
-        };
-        fill(Arc::get_mut(&mut bytes).expect("a new buffer is not shared"));
+        let mut bytes = spare::take(len).unwrap_or_else(|| std::iter::repeat_n(0, len).collect());
+        fill(Arc::get_mut(&mut bytes).expect("a new or spare buffer is not shared"));
         Datagram(Some(bytes))
     }
 }
