@@ -3,28 +3,33 @@
 //! A discrete-event simulator never schedules into the past, so its queue only
 //! has to be a *monotone* priority queue: every key pushed is at least the last
 //! key popped (the *floor*). A radix heap exploits that. An item's bucket is
-//! fixed by the highest 8-bit digit of its time that differs from the floor,
-//! and by the item's value of that digit: 8 levels of 256 buckets. A push is
+//! fixed by the highest 4-bit digit of its time that differs from the floor,
+//! and by the item's value of that digit: 16 levels of 16 buckets. A push is
 //! O(1). When the items due exactly at the floor run out, the lowest non-empty
 //! bucket is emptied: the floor moves to its earliest time and its items drop
 //! to lower levels (or to the front). An item thus moves at most once per
-//! level, and in practice two or three times, because the live events of a run
+//! level, and in practice a few times, because the live events of a run
 //! span a few digits of nanoseconds. With a million events in flight this
 //! touches far less memory than a binary heap's log₂ n sift, which is where the
 //! speed over the plain heap of `shared/bench/phold_ref.cpp` comes from; with
-//! 8-bit rather than 1-bit digits, items move about a third as often.
+//! 4-bit rather than 1-bit digits, items move at most a quarter as often.
 //!
 //! The front: when the lowest bucket holds only a few items and spans a short
 //! time, they are not spread over lower levels but sorted by (time, sequence)
 //! into `front`, a short run that pops in order; a push that falls inside the
 //! run's span is inserted in order. This skips the last few moves of most
-//! items.
+//! items. A caller that looks ahead ([`EventQueue::peek_behind`], for
+//! prefetching) asks for a front of some length
+//! ([`EventQueue::set_lookahead`]), and every pop that leaves it shorter
+//! empties the lowest buckets toward it, even while it still holds items.
+//! So the floor can be later than some of the front's items, and an early
+//! item (below) may be due after some of them.
 //!
 //! Early items: a peek moves the floor to the earliest queued item, but the
 //! kernel may still schedule something earlier (a node's wake-up, which lives
 //! in the kernel's own table, can run before the next queued event and send).
-//! Such items go to a small binary heap, `early`, which pops before anything
-//! else. In steady state it holds a handful of items; at start-up, when the
+//! Such items go to a small binary heap, `early`, whose top pops whenever it
+//! is before the front's first item. In steady state it holds a handful of items; at start-up, when the
 //! only queued event may be a workload's first action seconds ahead, it takes
 //! every datagram the nodes' first wake-ups send.
 //!
@@ -92,7 +97,8 @@ pub struct EventQueue<T> {
     levels: u32,
     len: usize,
     next_seq: u64,
-    /// How long [`EventQueue::top_up`] makes the front (0: it does not).
+    /// How many items every pop leaves in the front, where the buckets have
+    /// them (see [`EventQueue::set_lookahead`]).
     lookahead: usize,
 }
 
@@ -118,12 +124,12 @@ impl<T> EventQueue<T> {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Keeps the front run at least `n` items long where small buckets of a
-    /// low level allow, so that [`EventQueue::peek_behind`] sees that far;
-    /// 0 (the default) keeps it as short as the radix heap makes it. A longer
-    /// run costs sorting and in-order insertions, so only a caller that
-    /// looks ahead should ask for one. The order of the items is the same
-    /// either way.
+    /// Keeps the front run at least `n` items long after every pop, as far
+    /// as the queue holds items, so that [`EventQueue::peek_behind`] sees
+    /// that far; 0 (the default) keeps it as short as the radix heap makes
+    /// it. A longer run costs in-order insertions, and buckets are emptied
+    /// earlier, so only a caller that looks ahead should ask for one. The
+    /// order of the items is the same either way.
     pub fn set_lookahead(&mut self, n: usize) {
         self.lookahead = n;
     }
@@ -192,25 +198,32 @@ impl<T> EventQueue<T> {
     /// The key (time, sequence) of the next item, without removing it.
     #[inline]
     pub fn peek_key(&mut self) -> Option<(Instant, u64)> {
-        if let Some(Early(e)) = self.early.peek() {
-            return Some((Instant::from_nanos(e.time), e.seq));
+        if self.front.is_empty() {
+            self.fill_front(1);
         }
-        if self.front.is_empty() && !self.refill() {
-            return None;
-        }
-        self.front
-            .front()
-            .map(|e| (Instant::from_nanos(e.time), e.seq))
+        let early = self.early.peek().map(|Early(e)| (e.time, e.seq));
+        let front = self.front.front().map(|e| (e.time, e.seq));
+        let (time, seq) = match (early, front) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((Instant::from_nanos(time), seq))
     }
     /// Removes and returns the next item with its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(Instant, T)> {
-        let e = if let Some(Early(e)) = self.early.pop() {
-            e
+        // Left with `lookahead` items or more, where the buckets have them,
+        // so that `peek_behind` sees that far after every pop.
+        if self.front.len() <= self.lookahead {
+            self.fill_front(self.lookahead + 1);
+        }
+        let early_first = match (self.early.peek(), self.front.front()) {
+            (Some(Early(e)), Some(f)) => (e.time, e.seq) < (f.time, f.seq),
+            (early, _) => early.is_some(),
+        };
+        let e = if early_first {
+            self.early.pop()?.0
         } else {
-            if self.front.is_empty() && !self.refill() {
-                return None;
-            }
             self.front.pop_front()?
         };
         self.len -= 1;
@@ -226,12 +239,26 @@ impl<T> EventQueue<T> {
         self.levels |= 1 << level;
     }
 
-    /// Empties the lowest non-empty bucket around its earliest time, which
-    /// becomes the new floor. Returns false if the queue is empty.
-    fn refill(&mut self) -> bool {
-        if self.levels == 0 {
-            return false;
+    /// Moves the lowest buckets to the front until it holds `n` items, the
+    /// buckets are empty, or (while the front holds items) the lowest
+    /// bucket's level is above [`EAGER_LEVEL`].
+    fn fill_front(&mut self, n: usize) {
+        while self.front.len() < n && self.levels != 0 {
+            if !self.front.is_empty() && self.levels.trailing_zeros() as usize > EAGER_LEVEL {
+                return;
+            }
+            self.advance();
         }
+    }
+
+    /// Empties the lowest non-empty bucket toward the front. Every item of
+    /// that bucket is due after every item of the front and before every
+    /// other bucketed item. A small bucket of a low level is sorted onto the
+    /// front's end. Any other bucket's earliest time becomes the floor: its
+    /// items due then go to the front's end, and the rest drop to lower
+    /// levels. The other buckets stay valid relative to the new floor, which
+    /// agrees with the old one on every digit above the bucket's level.
+    fn advance(&mut self) {
         let level = self.levels.trailing_zeros() as usize;
         let digit = self.occupied[level].trailing_zeros() as usize;
         self.occupied[level] &= !(1 << digit);
@@ -241,15 +268,19 @@ impl<T> EventQueue<T> {
         let slot = level * DIGITS + digit;
         let mut bucket = std::mem::take(&mut self.buckets[slot]);
         if bucket.len() <= SMALL_BUCKET && level <= SMALL_LEVEL {
-            // The front is empty: the bucket's vector becomes the front and the
-            // front's buffer becomes the bucket (both conversions are O(1) and
-            // keep their allocations).
             bucket.sort_unstable_by_key(|e| (e.time, e.seq));
-            self.floor = bucket[0].time;
-            let empty = std::mem::replace(&mut self.front, VecDeque::from(bucket));
-            self.buckets[slot] = Vec::from(empty);
-            self.top_up();
-            return true;
+            if self.front.is_empty() {
+                // The bucket's vector becomes the front and the front's
+                // buffer becomes the bucket (both conversions are O(1) and
+                // keep their allocations).
+                self.floor = bucket[0].time;
+                let empty = std::mem::replace(&mut self.front, VecDeque::from(bucket));
+                self.buckets[slot] = Vec::from(empty);
+            } else {
+                self.front.extend(bucket.drain(..));
+                self.buckets[slot] = bucket;
+            }
+            return;
         }
         let floor = bucket
             .iter()
@@ -257,6 +288,7 @@ impl<T> EventQueue<T> {
             .min()
             .expect("non-empty bucket");
         self.floor = floor;
+        let start = self.front.len();
         for e in bucket.drain(..) {
             if e.time == floor {
                 self.front.push_back(e);
@@ -265,35 +297,9 @@ impl<T> EventQueue<T> {
                 self.file(e);
             }
         }
-        self.front.make_contiguous().sort_unstable_by_key(|e| e.seq);
+        self.front.make_contiguous()[start..].sort_unstable_by_key(|e| e.seq);
         // Put the emptied vector back so its allocation is reused.
         self.buckets[slot] = bucket;
-        self.top_up();
-        true
-    }
-
-    /// Appends the lowest buckets, sorted, to the front while it holds fewer
-    /// than `lookahead` items and they are small buckets of a low level.
-    /// Every item of the lowest bucket is due after every item of the front
-    /// and before every other bucketed item, so the front stays sorted; the
-    /// floor stays, and the other buckets stay valid relative to it.
-    fn top_up(&mut self) {
-        while self.front.len() < self.lookahead && self.levels != 0 {
-            let level = self.levels.trailing_zeros() as usize;
-            let digit = self.occupied[level].trailing_zeros() as usize;
-            let slot = level * DIGITS + digit;
-            if level > SMALL_LEVEL || self.buckets[slot].len() > SMALL_BUCKET {
-                return;
-            }
-            self.occupied[level] &= !(1 << digit);
-            if self.occupied[level] == 0 {
-                self.levels &= !(1 << level);
-            }
-            let mut bucket = std::mem::take(&mut self.buckets[slot]);
-            bucket.sort_unstable_by_key(|e| (e.time, e.seq));
-            self.front.extend(bucket.drain(..));
-            self.buckets[slot] = bucket;
-        }
     }
 }
 
@@ -305,6 +311,13 @@ const SMALL_BUCKET: usize = 64;
 /// 10,000-node GossipSub run, fronts of milliseconds made such insertions a
 /// quarter of the run time.
 const SMALL_LEVEL: usize = 3;
+/// A front that still holds items is filled from buckets of this level or
+/// lower only, so that the floor moves at most 16⁵ ns (1 ms) ahead of it:
+/// pushes due before the floor go to the early items, which the front's
+/// look-ahead does not see, and a run that queues events a few hundred
+/// microseconds ahead (a downlink's serialization) would put most of them
+/// there.
+const EAGER_LEVEL: usize = 4;
 /// Bits per digit: wide enough that items move rarely, narrow enough that the
 /// buckets' ends stay in cache (measured with `benches/phold-compare.sh`).
 const DIGIT_BITS: usize = 4;
@@ -342,6 +355,28 @@ mod tests {
     }
 
     #[test]
+    fn every_pop_leaves_the_asked_for_front() {
+        // 2,000 events 37 ns apart, pushed out of order: buckets of levels
+        // up to 4, which the front is filled from even while it holds items.
+        let mut q = EventQueue::new();
+        q.set_lookahead(32);
+        for i in 0..2_000u64 {
+            let k = i * 7919 % 2_000;
+            q.push(Instant::from_nanos(k * 37), k);
+        }
+        let mut want = 0;
+        while let Some((_, k)) = q.pop() {
+            assert_eq!(k, want);
+            want += 1;
+            let shown = (q.len() as u64).min(32);
+            for n in 0..shown {
+                assert_eq!(q.peek_behind(n as usize), Some(&(want + n)), "after {k}");
+            }
+        }
+        assert_eq!(want, 2_000);
+    }
+
+    #[test]
     #[should_panic(expected = "past")]
     fn rejects_the_past() {
         let mut q = EventQueue::new();
@@ -352,13 +387,19 @@ mod tests {
 
     proptest! {
         /// Interleaved pushes (never before the last pop), peeks and pops come
-        /// out in exactly the order of a sort by (time, insertion order). A
-        /// peek moves the floor to the earliest queued item; pushes between
-        /// the last pop and that floor must still come out first (the kernel
-        /// does this when a node's wake-up runs before the next queued event).
+        /// out in exactly the order of a sort by (time, insertion order),
+        /// whatever front the queue keeps. A peek moves the floor to the
+        /// earliest queued item; pushes between the last pop and that floor
+        /// must still come out first (the kernel does this when a node's
+        /// wake-up runs before the next queued event). What the front shows
+        /// after a pop is what comes next.
         #[test]
-        fn matches_a_sorted_reference(ops in proptest::collection::vec((0u64..1_000, 0u8..5), 1..3000)) {
+        fn matches_a_sorted_reference(
+            ops in proptest::collection::vec((0u64..1_000, 0u8..5), 1..3000),
+            lookahead in prop_oneof![Just(0usize), 1usize..40],
+        ) {
             let mut q = EventQueue::new();
+            q.set_lookahead(lookahead);
             let mut reference: Vec<(u64, u64)> = Vec::new();
             let mut now = 0u64;
             for (n, (delta, op)) in ops.into_iter().enumerate() {
@@ -368,6 +409,11 @@ mod tests {
                     let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
                     prop_assert_eq!(got.map(|(t, i)| (t.as_nanos(), i)), want);
                     if let Some((t, _)) = want { now = t; }
+                    for (k, (_, i)) in reference.iter().enumerate().take(lookahead) {
+                        if let Some(shown) = q.peek_behind(k) {
+                            prop_assert_eq!(shown, i);
+                        }
+                    }
                 } else if op == 4 {
                     let want = reference.iter().min().copied();
                     prop_assert_eq!(q.peek_key().map(|(t, _)| t.as_nanos()), want.map(|(t, _)| t));
