@@ -370,8 +370,9 @@ struct Promise {
 /// scores before any peer is looked up; the seen cache is a flat hash
 /// table ([`SeenCache`]) behind an inline line of the ids inserted last,
 /// where the later copies of a message and the gossip about it find their
-/// id without a miss (`seen` sits last of the hot fields, so that the line
-/// is among the bytes the kernel prefetches); the peer table's ids sit
+/// id without a miss (`seen` sits last of the hot fields, past the bytes
+/// the kernel prefetches of a boxed node, and [`Gossip::prefetch`] asks for
+/// it); the peer table's ids sit
 /// apart from the rest of its state ([`PeerTable`]), and a peer's topics
 /// and score counters are inline for the first one or two topics, so that
 /// the heartbeat reads its peers from one allocation rather than from two
@@ -1243,9 +1244,12 @@ impl Protocol for Gossip {
     /// In round 0 (the only one): the peer ids and IHAVE counters (every
     /// datagram looks its sender up), the start of the outputs' buffer
     /// (where the input's outputs go, the queue being drained), the first
-    /// mesh's peers and the end of the current message-cache window (a
-    /// first copy is cached and forwarded to the mesh). The mesh and the
-    /// windows are inline, so this reads nothing outside the node's state.
+    /// mesh's peers, the end of the current message-cache window (a
+    /// first copy is cached and forwarded to the mesh) and the seen cache's
+    /// own fields (its line of recent ids answers most datagrams), which
+    /// lie past the bytes the kernel prefetches of a boxed node. The mesh
+    /// and the windows are inline, so this reads nothing outside the node's
+    /// state.
     fn prefetch(&self, round: u32) {
         if round != 0 {
             return;
@@ -1259,5 +1263,6 @@ impl Protocol for Gossip {
             sim_core::prefetch(&mesh.peers[..]);
         }
         self.mcache.prefetch();
+        sim_core::prefetch(&self.seen);
     }
 }

@@ -59,7 +59,7 @@
 //! transport whose bytes follow, so that one transport's bytes are never
 //! handed to another; a datagram with an unknown tag, or the tag of a
 //! transport this node does not hold, is dropped as
-//! [`DropCause::Malformed`](sim_core::DropCause::Malformed).
+//! [`DropCause::Malformed`].
 //!
 //! | tag          | transport |
 //! |--------------|-----------|
