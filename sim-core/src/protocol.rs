@@ -158,7 +158,7 @@ pub trait Protocol {
     }
     /// A performance hint, not an input: the driver will soon give this
     /// protocol an input. A protocol whose state is spread over the heap may
-    /// [`prefetch`](crate::prefetch) the memory that input will read, so
+    /// [`prefetch`] the memory that input will read, so
     /// that the cache misses of several upcoming inputs overlap instead of
     /// being waited for one by one. It must change nothing; the driver may
     /// call it any number of times, or never.

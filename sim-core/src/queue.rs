@@ -20,18 +20,20 @@
 //! run's span is inserted in order. This skips the last few moves of most
 //! items. A caller that looks ahead ([`EventQueue::peek_behind`], for
 //! prefetching) asks for a front of some length
-//! ([`EventQueue::set_lookahead`]), and every pop that leaves it shorter
-//! empties the lowest buckets toward it, even while it still holds items.
-//! So the floor can be later than some of the front's items, and an early
-//! item (below) may be due after some of them.
+//! ([`EventQueue::set_lookahead`]), and every pop that would leave it
+//! shorter empties the lowest buckets toward it, even while it still holds
+//! items (from low levels only: `EAGER_LEVEL`). So the floor can be later
+//! than some of the front's items, and an early item (below) may be due
+//! after some of them.
 //!
 //! Early items: a peek moves the floor to the earliest queued item, but the
 //! kernel may still schedule something earlier (a node's wake-up, which lives
 //! in the kernel's own table, can run before the next queued event and send).
 //! Such items go to a small binary heap, `early`, whose top pops whenever it
-//! is before the front's first item. In steady state it holds a handful of items; at start-up, when the
-//! only queued event may be a workload's first action seconds ahead, it takes
-//! every datagram the nodes' first wake-ups send.
+//! is before the front's first item. In steady state it holds a handful of
+//! items; at start-up, when the only queued event may be a workload's first
+//! action seconds ahead, it takes every datagram the nodes' first wake-ups
+//! send.
 //!
 //! Ties: items due at the same time come out in sequence order: `front` is
 //! sorted by (time, sequence). With [`EventQueue::push`] a push carries a
