@@ -612,8 +612,10 @@ mod varint {
     /// Reads one from the front of `buf`: at most 10 bytes, the tenth at
     /// most 1, as prost reads them.
     ///
-    /// Inlined for one and two bytes (every key and length of the relay's
-    /// fast paths, which read a dozen varints per datagram).
+    /// Inlined for one byte (nearly every key and length of the relay's
+    /// fast paths, which read a dozen varints per datagram); two bytes are
+    /// `get_long`'s first case (inlining them too stopped LLVM inlining
+    /// this).
     #[inline(always)]
     pub(super) fn get(buf: &mut &[u8]) -> Option<u64> {
         match buf.split_first() {
